@@ -1,0 +1,75 @@
+# nri-bpftoken
+GO        ?= go
+PREFIX    ?= /usr
+DESTDIR   ?=
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+SHARED    ?= $(abspath ../shared)
+FUZZTIME  ?= 20s
+BENCH_N   ?= 200
+
+HOOKS_LIBEXEC := $(PREFIX)/libexec/oci/hooks.d
+HOOKS_JSON    := $(PREFIX)/share/containers/oci/hooks.d
+
+# The hook is linked statically: it re-executes itself as the namespace
+# helper on every annotated container, and a static binary starts without
+# the dynamic loader's work (see docs in pkg/userns).
+HOOK_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version.Version=$(VERSION) \
+	-linkmode external -extldflags=-static
+STATIC_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version.Version=$(VERSION)
+
+.PHONY: all build test test-go test-fuzz test-bats vet bench install uninstall demo clean
+
+all: build
+
+build: bin/oci-hook bin/tokencount
+
+bin/oci-hook: FORCE
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(HOOK_LDFLAGS)' -o $@ ./cmd/oci-hook
+
+bin/tokencount: FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(STATIC_LDFLAGS)' -o $@ ./examples/tokencount
+
+FORCE:
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# Everything: unit tests, privileged tests on the real kernel, a bounded fuzz
+# run, and the bats suite on real podman. Run as root.
+test: vet test-go test-fuzz test-bats
+
+test-go:
+	$(GO) test -count=1 ./...
+
+test-fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParseAnnotations -fuzztime=$(FUZZTIME) ./pkg/spec
+
+test-bats: build
+	test/podman/install-deps.sh
+	bats test/bats
+
+# Hook wall time per container against ../shared/baseline/delegate.c, same run.
+bench: bin/oci-hook
+	@test -f $(SHARED)/baseline/delegate.c || { echo "bench: $(SHARED)/baseline/delegate.c not found; set SHARED="; exit 1; }
+	@mkdir -p bin/baseline
+	gcc -O2 -o bin/baseline/delegate $(SHARED)/baseline/delegate.c
+	gcc -O2 -o bin/baseline/mkns $(SHARED)/baseline/mkns.c
+	$(GO) run ./test/bench -hook bin/oci-hook -delegate bin/baseline/delegate -mkns bin/baseline/mkns -n $(BENCH_N)
+
+install: bin/oci-hook
+	install -D -m 0755 bin/oci-hook $(DESTDIR)$(HOOKS_LIBEXEC)/bpftoken-oci-hook
+	install -d $(DESTDIR)$(HOOKS_JSON)
+	sed 's|/usr/libexec/oci/hooks.d/bpftoken-oci-hook|$(HOOKS_LIBEXEC)/bpftoken-oci-hook|' \
+		examples/hooks.d/bpftoken.json > $(DESTDIR)$(HOOKS_JSON)/bpftoken.json
+	chmod 0644 $(DESTDIR)$(HOOKS_JSON)/bpftoken.json
+
+uninstall:
+	rm -f $(DESTDIR)$(HOOKS_LIBEXEC)/bpftoken-oci-hook $(DESTDIR)$(HOOKS_JSON)/bpftoken.json
+
+demo: build
+	test/demo.sh
+
+clean:
+	rm -rf bin

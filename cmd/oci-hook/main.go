@@ -1,0 +1,188 @@
+// Command oci-hook is an OCI createRuntime hook that gives a container a
+// delegated bpffs, so that processes inside its user namespace can create a
+// BPF token. podman and CRI-O run it from hooks.d for containers with a
+// bpf.token/ annotation; the runtime passes the container's state on stdin.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/nri-bpftoken/nri-bpftoken/internal/version"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/bpffs"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
+	_ "github.com/nri-bpftoken/nri-bpftoken/pkg/userns/nsenter"
+)
+
+const name = "bpftoken-oci-hook"
+
+// hookTimeout bounds the whole provisioning; runtimes kill slow hooks anyway.
+const hookTimeout = 10 * time.Second
+
+const usage = `Usage: %s [flags]
+
+An OCI createRuntime hook: reads the container state on stdin and, when the
+container has bpf.token/ annotations, mounts a bpffs delegating the requested
+bpf() commands, map, program and attach types inside the container's user
+namespace. Install its hooks.d JSON (examples/hooks.d) so that podman or CRI-O
+run it for annotated containers.
+
+Annotations: bpf.token/cmds, bpf.token/maps, bpf.token/progs,
+bpf.token/attachs (lists separated by ',' or ':'), bpf.token/path
+(default /sys/fs/bpf).
+
+Flags:
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), usage, name)
+		fs.PrintDefaults()
+	}
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	logLevel := fs.String("log-level", "warning", "log level: panic, fatal, error, warning, info, debug, trace")
+	logFile := fs.String("log-file", "", "append logs to this file instead of stderr (podman drops a hook's stderr when it succeeds)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "%s %s\n", name, version.Version)
+		return 0
+	}
+
+	log := logrus.New()
+	log.SetOutput(stderr)
+	level, err := logrus.ParseLevel(*logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: --log-level %q: not a level; use one of error, warning, info, debug, trace\n", name, *logLevel)
+		return 2
+	}
+	log.SetLevel(level)
+	if *logFile != "" {
+		f, err := os.OpenFile(*logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: --log-file: %v\n", name, err)
+			return 2
+		}
+		defer f.Close()
+		log.SetOutput(f)
+	}
+
+	h := &hook{log: logrus.NewEntry(log), stderr: stderr, logToFile: *logFile != ""}
+	if err := h.run(stdin); err != nil {
+		line := oneLine(err)
+		// On stderr the one line below says it all; a log file gets it with
+		// the container's fields.
+		if h.logToFile {
+			h.log.WithError(err).Error("container refused")
+		}
+		fmt.Fprintf(stderr, "%s: %s\n", name, line)
+		return 1
+	}
+	return 0
+}
+
+// hook handles one createRuntime invocation.
+type hook struct {
+	log       *logrus.Entry
+	stderr    io.Writer
+	logToFile bool
+}
+
+// warn reports a problem that does not stop the container, on stderr (one
+// line) and, when logs go to a file, there too.
+func (h *hook) warn(id, msg string) {
+	fmt.Fprintf(h.stderr, "%s: warning: container %s: %s\n", name, id, msg)
+	if h.logToFile {
+		h.log.Warn(msg)
+	}
+}
+
+func (h *hook) run(stdin io.Reader) error {
+	start := time.Now()
+	st, err := spec.ReadState(stdin)
+	if err != nil {
+		return err
+	}
+	h.log = h.log.WithFields(logrus.Fields{"container": st.ID, "pid": st.Pid})
+	cfg, err := spec.LoadConfig(st.Bundle)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", st.ID, err)
+	}
+	d, err := spec.ParseAnnotations(spec.Annotations(st, cfg))
+	if err != nil {
+		return fmt.Errorf("container %s: %w", st.ID, err)
+	}
+	if d == nil {
+		h.log.Debug("no bpf.token/ annotation; nothing to do")
+		return nil
+	}
+	h.log = h.log.WithField("delegation", d.String())
+	if err := spec.CheckUserNamespace(cfg); err != nil {
+		return fmt.Errorf("container %s: bpf.token/ annotations ask for a BPF token, but the %w; a token cannot exist in the host's user namespace: run it with a user namespace (podman: --userns=auto or --uidmap 0:100000:65536; Kubernetes: hostUsers: false)", st.ID, err)
+	}
+	for _, w := range spec.Warnings(cfg, *d) {
+		h.warn(st.ID, w)
+	}
+	if st.Pid <= 0 {
+		return fmt.Errorf("container %s: the state on stdin has no pid: run this hook at stage createRuntime", st.ID)
+	}
+	rootfs, err := spec.RootPath(st.Bundle, cfg)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", st.ID, err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
+	defer cancel()
+	res, err := bpffs.Provision(ctx, bpffs.Target{Pid: st.Pid, Rootfs: rootfs, Delegation: *d})
+	if err != nil {
+		return fmt.Errorf("container %s: delegated bpffs at %s: %w%s", st.ID, d.Path, err, hint(err))
+	}
+	h.log.WithFields(logrus.Fields{
+		"mount_id":        res.MountID,
+		"options":         res.SuperOptions,
+		"already_mounted": res.AlreadyMounted,
+		"duration":        time.Since(start),
+	}).Info("delegated bpffs mounted")
+	return nil
+}
+
+// hint says what to do about the errors a user can cause or fix.
+func hint(err error) string {
+	switch {
+	case errors.Is(err, userns.ErrHostUserNamespace):
+		return "; a token cannot exist in the host's user namespace: run the container with a user namespace (podman: --userns=auto)"
+	case errors.Is(err, userns.ErrNoProcess):
+		return "; the container's process exited before the hook ran"
+	case errors.Is(err, bpffs.ErrNoTokenSupport):
+		return "; BPF tokens need Linux >= 6.9 with bpffs (CONFIG_BPF_SYSCALL)"
+	case errors.Is(err, bpffs.ErrNotDirectory):
+		return "; set bpf.token/path to a directory, or to a path the image does not have"
+	}
+	return ""
+}
+
+// oneLine keeps the message on one line whatever an error wrapped.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

@@ -1,0 +1,95 @@
+// Package testenv decides whether privileged tests can run here, and fails
+// them instead of skipping when BPFTOKEN_REQUIRE_PRIVILEGED=1 (as in CI),
+// where a skipped privileged test would hide a broken machine or change.
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// RequireEnv is the variable that turns skips of privileged tests into
+// failures.
+const RequireEnv = "BPFTOKEN_REQUIRE_PRIVILEGED"
+
+var (
+	once   sync.Once
+	reason string
+)
+
+// Privileged skips (or, with BPFTOKEN_REQUIRE_PRIVILEGED=1, fails) t unless
+// it runs as root on a kernel with BPF tokens and user namespaces.
+func Privileged(t testing.TB) {
+	t.Helper()
+	once.Do(func() { reason = whyNot() })
+	if reason == "" {
+		return
+	}
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf("privileged test cannot run: %s (%s=1 forbids skipping)", reason, RequireEnv)
+	}
+	t.Skipf("privileged test skipped: %s", reason)
+}
+
+func whyNot() string {
+	if os.Geteuid() != 0 {
+		return "not running as root"
+	}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return fmt.Sprintf("uname: %v", err)
+	}
+	release := unix.ByteSliceToString(u.Release[:])
+	if !atLeast(release, 6, 9) {
+		return fmt.Sprintf("kernel %s has no BPF tokens (needs 6.9)", release)
+	}
+	if data, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && strings.TrimSpace(string(data)) == "0" {
+		return "user namespaces are disabled (user.max_user_namespaces=0)"
+	}
+	return ""
+}
+
+func atLeast(release string, major, minor int) bool {
+	parts := strings.SplitN(release, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
+}
+
+// StartInUserNS starts "sleep" in a new user namespace (0 -> 100000, 65536
+// ids) and a new mount namespace, as root there, and returns its pid; the
+// process is killed when the test ends.
+func StartInUserNS(t testing.TB) int {
+	t.Helper()
+	Privileged(t)
+	cmd := exec.Command("sleep", "600")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
+		Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
+		Pdeathsig:   syscall.SIGKILL,
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start process in a user namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd.Process.Pid
+}

@@ -1,0 +1,251 @@
+package bpffs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
+)
+
+var (
+	// ErrOtherMount means something other than this container's delegated
+	// bpffs is already mounted at the mount path.
+	ErrOtherMount = errors.New("another filesystem is already mounted there")
+	// ErrSharedMount means the mount path lies on a mount that propagates to
+	// other mount namespaces, so a mount there could appear on the host.
+	ErrSharedMount = errors.New("mount path is on a shared mount")
+	// ErrVerify means the mount was made but does not look as requested.
+	ErrVerify = errors.New("mounted bpffs does not match the request")
+)
+
+// Target says where a delegated bpffs goes.
+type Target struct {
+	// Pid is a process in the container: runc's init at createRuntime, the
+	// container's process after pivot_root.
+	Pid int
+	// Rootfs is the container's root directory as seen from its own mount
+	// namespace: the bundle's root.path before pivot_root, "/" after it.
+	Rootfs string
+	// Delegation holds the delegate masks and the path inside the container.
+	Delegation spec.Delegation
+}
+
+// Result describes a provisioned bpffs.
+type Result struct {
+	// MountID is the kernel's id of the bpffs mount in the container.
+	MountID uint64
+	// SuperOptions are the superblock options the kernel shows for it.
+	SuperOptions string
+	// AlreadyMounted is true when an identical delegated bpffs was already
+	// there (the hook ran twice) and nothing was mounted.
+	AlreadyMounted bool
+}
+
+// Provision gives the container at t a delegated bpffs at
+// t.Delegation.Path. On error nothing it made is left behind: no mount, no
+// directory it created, no helper process, no fd.
+func Provision(ctx context.Context, t Target) (*Result, error) {
+	ns, err := userns.Open(t.Pid)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	return ProvisionIn(ctx, ns, t)
+}
+
+// ProvisionIn is Provision with namespaces the caller already opened.
+func ProvisionIn(ctx context.Context, ns *userns.Namespaces, t Target) (*Result, error) {
+	if !path.IsAbs(t.Delegation.Path) || t.Delegation.Path == "/" {
+		return nil, fmt.Errorf("mount path %q: must be an absolute path below /", t.Delegation.Path)
+	}
+	uid, gid, err := ns.RootIDs()
+	if err != nil {
+		return nil, err
+	}
+	fsfd, err := ns.OpenFSContext(ctx, "bpf")
+	if err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENODEV) {
+			return nil, fmt.Errorf("%w: %w", ErrNoTokenSupport, err)
+		}
+		return nil, err
+	}
+	mntfd, err := Create(fsfd, t.Delegation)
+	unix.Close(fsfd)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(mntfd)
+
+	// The container's /proc may be another pid namespace's (after
+	// pivot_root) or missing; the host's is opened here, before joining.
+	proc, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /proc: %w", err)
+	}
+	defer unix.Close(proc)
+
+	var res *Result
+	err = ns.Do(func() error {
+		var err error
+		res, err = mountInto(proc, mntfd, t, uid, gid)
+		return err
+	})
+	return res, err
+}
+
+// mountInto runs in the container's mount namespace.
+func mountInto(proc, mntfd int, t Target, uid, gid int) (*Result, error) {
+	root, err := unix.Open(t.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open container rootfs %s: %w", t.Rootfs, err)
+	}
+	defer unix.Close(root)
+
+	rel := strings.TrimPrefix(path.Clean(t.Delegation.Path), "/")
+	dir, created, err := mkdirInRoot(root, rel, uid, gid)
+	if err != nil {
+		return nil, fmt.Errorf("mount path %s in container rootfs: %w", t.Delegation.Path, err)
+	}
+	defer unix.Close(dir)
+	fail := func(err error) (*Result, error) {
+		removeCreated(root, created)
+		return nil, err
+	}
+
+	here, err := mountAt(proc, dir)
+	if err != nil {
+		return fail(err)
+	}
+	if here.isRoot {
+		if here.entry.FSType == "bpf" && checkDelegation(here.entry, t.Delegation) == nil {
+			return &Result{MountID: here.entry.ID, SuperOptions: here.entry.SuperOpts, AlreadyMounted: true}, nil
+		}
+		return fail(fmt.Errorf("mount path %s: %w (%s %s); remove that mount or choose another bpf.token/path",
+			t.Delegation.Path, ErrOtherMount, here.entry.FSType, here.entry.SuperOpts))
+	}
+	if here.entry.shared() {
+		return fail(fmt.Errorf("mount path %s: %w (mount %s); the runtime must give the container a private or slave rootfs",
+			t.Delegation.Path, ErrSharedMount, here.entry.MountPoint))
+	}
+
+	if err := unix.MoveMount(mntfd, "", dir, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fail(fmt.Errorf("mount bpffs at %s in the container: %w", t.Delegation.Path, err))
+	}
+	// mntfd now refers to the attached mount's root.
+	got, err := mountAt(proc, mntfd)
+	if err == nil {
+		err = verify(got.entry, t.Delegation)
+	}
+	if err != nil {
+		// Detach through the fd, not a path: nothing can redirect it. This
+		// thread's cwd is its own (CLONE_FS was unshared).
+		if unix.Fchdir(mntfd) == nil {
+			_ = unix.Unmount(".", unix.MNT_DETACH)
+		}
+		return fail(err)
+	}
+	return &Result{MountID: got.entry.ID, SuperOptions: got.entry.SuperOpts}, nil
+}
+
+type mountPos struct {
+	entry  *mountEntry
+	isRoot bool // the fd is the root of that mount
+}
+
+// mountAt finds the mount that fd lies on, in the calling thread's mount
+// namespace.
+func mountAt(proc, fd int) (*mountPos, error) {
+	var st unix.Statx_t
+	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &st); err != nil {
+		return nil, fmt.Errorf("statx: %w", err)
+	}
+	if st.Mask&unix.STATX_MNT_ID == 0 {
+		return nil, errors.New("statx: kernel did not report a mount id")
+	}
+	mi, err := unix.Openat(proc, "thread-self/mountinfo", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open mountinfo: %w", err)
+	}
+	f := os.NewFile(uintptr(mi), "mountinfo")
+	defer f.Close()
+	e, err := findMount(f, st.Mnt_id)
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	if e == nil {
+		return nil, fmt.Errorf("mount %d is not in the container's mount table", st.Mnt_id)
+	}
+	return &mountPos{entry: e, isRoot: st.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0}, nil
+}
+
+// verify checks that e is a nosuid,nodev,noexec bpffs with exactly the
+// requested delegation.
+func verify(e *mountEntry, d spec.Delegation) error {
+	if e.FSType != "bpf" {
+		return fmt.Errorf("%w: filesystem type is %q", ErrVerify, e.FSType)
+	}
+	for _, opt := range []string{"nosuid", "nodev", "noexec"} {
+		if !e.hasMountOpt(opt) {
+			return fmt.Errorf("%w: mount options %q lack %s", ErrVerify, e.MountOpts, opt)
+		}
+	}
+	return checkDelegation(e, d)
+}
+
+// checkDelegation compares the delegate options the kernel shows with d.
+func checkDelegation(e *mountEntry, d spec.Delegation) error {
+	for _, k := range spec.Kinds {
+		want := d.Mask(k)
+		shown, ok := e.superOpt(k.MountOption())
+		if !ok {
+			if want == 0 {
+				continue
+			}
+			// bpffs ignores option keys it does not know: a kernel before
+			// 6.9 mounts happily and delegates nothing.
+			return fmt.Errorf("%w: %s missing from the mount (%s)", ErrNoTokenSupport, k.MountOption(), e.SuperOpts)
+		}
+		got, known := parseShownMask(k, shown)
+		if !known {
+			// Names newer than our table: the kernel took the hex mask we
+			// sent, so it cannot have changed it.
+			continue
+		}
+		if got == want || (got == ^uint64(0) && want&k.KnownMask() == k.KnownMask()) {
+			continue
+		}
+		return fmt.Errorf("%w: %s is %q, expected %q", ErrVerify, k.MountOption(), shown, k.FormatMask(want))
+	}
+	return nil
+}
+
+// parseShownMask reads a delegate option as the kernel prints it: "any",
+// names separated by ':', and a hex number for bits without a name.
+func parseShownMask(k spec.Kind, shown string) (mask uint64, known bool) {
+	for _, item := range strings.Split(shown, ":") {
+		switch {
+		case item == "any":
+			mask = ^uint64(0)
+		case strings.HasPrefix(item, "0x"):
+			var v uint64
+			if _, err := fmt.Sscanf(item, "0x%x", &v); err != nil {
+				return 0, false
+			}
+			mask |= v
+		default:
+			bit, ok := k.Value(item)
+			if !ok {
+				return 0, false
+			}
+			mask |= 1 << bit
+		}
+	}
+	return mask, true
+}

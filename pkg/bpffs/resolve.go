@@ -1,0 +1,129 @@
+package bpffs
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotDirectory means the mount path (or a component of it) exists in the
+// container's rootfs but is not a directory.
+var ErrNotDirectory = errors.New("not a directory")
+
+// openInRoot opens path as a directory (O_PATH), resolving it as if root were
+// "/": absolute symlinks and ".." cannot leave root. "" opens root itself.
+func openInRoot(root int, path string) (int, error) {
+	if path == "" {
+		path = "."
+	}
+	how := unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for {
+		fd, err := unix.Openat2(root, path, &how)
+		// EAGAIN: a rename raced with the walk; the kernel asks us to retry.
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue
+		}
+		return fd, err
+	}
+}
+
+// createdDir is a directory made by mkdirInRoot, kept so that a failure can
+// remove it again.
+type createdDir struct{ parent, name string }
+
+// mkdirInRoot opens the directory at path (relative, components separated by
+// "/") inside root, creating missing components, each owned by uid:gid (-1:
+// left as is). It returns an O_PATH fd and what it created, outermost first.
+// Every component is created with mkdirat relative to a parent that was
+// itself resolved inside root, so nothing can be made outside it.
+func mkdirInRoot(root int, path string, uid, gid int) (fd int, created []createdDir, err error) {
+	fd, err = openInRoot(root, path)
+	if err == nil || !errors.Is(err, unix.ENOENT) {
+		return fd, nil, wrapResolve(path, err)
+	}
+	defer func() {
+		if err != nil {
+			removeCreated(root, created)
+			created = nil
+		}
+	}()
+	parts := strings.Split(path, "/")
+	for i := range parts {
+		prefix := strings.Join(parts[:i+1], "/")
+		fd, err = openInRoot(root, prefix)
+		if err == nil {
+			if i < len(parts)-1 {
+				unix.Close(fd)
+			}
+			continue
+		}
+		if !errors.Is(err, unix.ENOENT) {
+			return -1, created, wrapResolve(prefix, err)
+		}
+		parentPath := strings.Join(parts[:i], "/")
+		parent, err := openInRoot(root, parentPath)
+		if err != nil {
+			return -1, created, wrapResolve(parentPath, err)
+		}
+		err = unix.Mkdirat(parent, parts[i], 0o755)
+		if err == nil {
+			created = append(created, createdDir{parentPath, parts[i]})
+			if uid >= 0 || gid >= 0 {
+				err = unix.Fchownat(parent, parts[i], uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+				if err != nil {
+					err = fmt.Errorf("chown /%s to %d:%d: %w", prefix, uid, gid, err)
+				}
+			}
+		} else if errors.Is(err, unix.EEXIST) {
+			// Somebody else made it meanwhile; resolve it like any other.
+			err = nil
+		} else {
+			err = fmt.Errorf("create directory /%s: %w", prefix, err)
+		}
+		unix.Close(parent)
+		if err != nil {
+			return -1, created, err
+		}
+		if fd, err = openInRoot(root, prefix); err != nil {
+			return -1, created, wrapResolve(prefix, err)
+		}
+		if i < len(parts)-1 {
+			unix.Close(fd)
+		}
+	}
+	return fd, created, nil
+}
+
+// removeCreated removes directories made by mkdirInRoot, innermost first.
+// Best effort: it runs on failure paths only.
+func removeCreated(root int, created []createdDir) {
+	for i := len(created) - 1; i >= 0; i-- {
+		c := created[i]
+		parent, err := openInRoot(root, c.parent)
+		if err != nil {
+			continue
+		}
+		_ = unix.Unlinkat(parent, c.name, unix.AT_REMOVEDIR)
+		unix.Close(parent)
+	}
+}
+
+func wrapResolve(path string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.ENOTDIR):
+		return fmt.Errorf("/%s: %w", path, ErrNotDirectory)
+	case errors.Is(err, unix.ENOENT):
+		return fmt.Errorf("resolve /%s: %w (symlinks in the image resolve inside the container's rootfs; one pointing elsewhere is refused)", path, err)
+	case errors.Is(err, unix.ELOOP):
+		return fmt.Errorf("resolve /%s: too many levels of symbolic links", path)
+	default:
+		return fmt.Errorf("resolve /%s: %w", path, err)
+	}
+}

@@ -1,0 +1,115 @@
+package spec
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"unicode/utf8"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+const (
+	// maxStateSize bounds the state JSON a hook reads from stdin.
+	maxStateSize = 1 << 20
+	// maxConfigSize bounds config.json; real ones are a few tens of KiB.
+	maxConfigSize = 16 << 20
+)
+
+// ErrNoUserNamespace means the container does not get a user namespace of
+// its own, so no BPF token can exist for it.
+var ErrNoUserNamespace = errors.New("container has no user namespace of its own")
+
+// ReadState decodes the OCI state a runtime passes to a hook on stdin.
+func ReadState(r io.Reader) (*specs.State, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxStateSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read container state from stdin: %w", err)
+	}
+	if len(data) > maxStateSize {
+		return nil, fmt.Errorf("container state on stdin is larger than %d bytes", maxStateSize)
+	}
+	if len(data) == 0 {
+		return nil, errors.New("container state on stdin is empty: run this as an OCI hook (the runtime passes the state on stdin)")
+	}
+	if !utf8.Valid(data) {
+		return nil, errors.New("container state on stdin is not valid UTF-8 JSON")
+	}
+	var st specs.State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("decode container state from stdin: %w", err)
+	}
+	if st.Bundle == "" {
+		return nil, errors.New("container state on stdin has no bundle path")
+	}
+	if !filepath.IsAbs(st.Bundle) {
+		return nil, fmt.Errorf("container state on stdin: bundle path %q is not absolute", st.Bundle)
+	}
+	return &st, nil
+}
+
+// LoadConfig reads <bundle>/config.json.
+func LoadConfig(bundle string) (*specs.Spec, error) {
+	path := filepath.Join(bundle, "config.json")
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open container config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > maxConfigSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxConfigSize)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", path, err)
+	}
+	return &s, nil
+}
+
+// Annotations merges the annotations of state and config: runtimes put
+// them in both, but not always the same ones; the state's win.
+func Annotations(st *specs.State, cfg *specs.Spec) map[string]string {
+	out := make(map[string]string, len(st.Annotations))
+	if cfg != nil {
+		for k, v := range cfg.Annotations {
+			out[k] = v
+		}
+	}
+	for k, v := range st.Annotations {
+		out[k] = v
+	}
+	return out
+}
+
+// RootPath returns the container's rootfs as an absolute host path
+// (root.path may be relative to the bundle).
+func RootPath(bundle string, cfg *specs.Spec) (string, error) {
+	if cfg.Root == nil || cfg.Root.Path == "" {
+		return "", errors.New("container config has no root.path")
+	}
+	p := cfg.Root.Path
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(bundle, p)
+	}
+	return filepath.Clean(p), nil
+}
+
+// CheckUserNamespace fails with ErrNoUserNamespace unless the config asks
+// for a user namespace (a new one, or joining one by path).
+func CheckUserNamespace(cfg *specs.Spec) error {
+	if cfg.Linux != nil {
+		for _, ns := range cfg.Linux.Namespaces {
+			if ns.Type == specs.UserNamespace {
+				return nil
+			}
+		}
+	}
+	return ErrNoUserNamespace
+}

@@ -1,0 +1,84 @@
+package spec
+
+import (
+	"fmt"
+	"slices"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Program types the kernel loads only with CAP_NET_ADMIN, or CAP_PERFMON,
+// in the token's user namespace (is_net_admin_prog_type and
+// is_perfmon_prog_type in kernel/bpf/syscall.c, Linux 6.18).
+var (
+	netAdminProgs = []string{
+		"sched_cls", "sched_act", "xdp", "lwt_in", "lwt_out", "lwt_xmit", "lwt_seg6local",
+		"sk_skb", "sk_msg", "flow_dissector", "cgroup_device", "cgroup_sock", "cgroup_skb",
+		"cgroup_sock_addr", "cgroup_sockopt", "cgroup_sysctl", "sock_ops", "netfilter",
+	}
+	perfmonProgs = []string{
+		"kprobe", "tracepoint", "perf_event", "raw_tracepoint", "raw_tracepoint_writable",
+		"tracing", "lsm", "struct_ops", "ext",
+	}
+)
+
+// Warnings lists what in the container's config will keep its processes
+// from using the delegation, each with the fix: capabilities the token or
+// the delegated program types need, and a seccomp profile that blocks
+// bpf(). They are warnings, not errors: a process may gain a capability
+// later, and the runtime's view of seccomp may differ from the kernel's.
+func Warnings(cfg *specs.Spec, d Delegation) []string {
+	var out []string
+	var caps []string
+	if cfg.Process != nil && cfg.Process.Capabilities != nil {
+		caps = cfg.Process.Capabilities.Effective
+	}
+	need := func(capName, why string) {
+		if !slices.Contains(caps, capName) {
+			out = append(out, fmt.Sprintf("container lacks %s, which %s: add it (podman: --cap-add %s)", capName, why, capName[len("CAP_"):]))
+		}
+	}
+	need("CAP_BPF", "creating a BPF token needs")
+	if progs := delegatedAmong(d.Progs, netAdminProgs); len(progs) > 0 {
+		need("CAP_NET_ADMIN", fmt.Sprintf("loading the delegated program types %v needs", progs))
+	}
+	if progs := delegatedAmong(d.Progs, perfmonProgs); len(progs) > 0 {
+		need("CAP_PERFMON", fmt.Sprintf("loading the delegated program types %v needs", progs))
+	}
+	if cfg.Linux != nil && seccompBlocksBPF(cfg.Linux.Seccomp) {
+		out = append(out, "container's seccomp profile blocks bpf(): use a profile that allows it (podman: --security-opt seccomp=examples/seccomp/bpf.json)")
+	}
+	return out
+}
+
+// delegatedAmong returns the names in names whose bit is set in mask. For
+// "any" it names them all, which is what the warning should say then.
+func delegatedAmong(mask uint64, names []string) []string {
+	var out []string
+	for _, n := range names {
+		if bit, ok := KindProgs.Value(n); ok && mask&(1<<bit) != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// seccompBlocksBPF reports whether the filter denies bpf() outright: its
+// default action is not an allow, and no rule without argument conditions
+// allows bpf. (Runtimes resolve capability-conditional rules before writing
+// config.json, so what is here is what applies.)
+func seccompBlocksBPF(s *specs.LinuxSeccomp) bool {
+	if s == nil {
+		return false
+	}
+	allowing := func(a specs.LinuxSeccompAction) bool {
+		return a == specs.ActAllow || a == specs.ActLog || a == specs.ActTrace || a == specs.ActNotify
+	}
+	for _, rule := range s.Syscalls {
+		if !slices.Contains(rule.Names, "bpf") || len(rule.Args) > 0 {
+			continue
+		}
+		return !allowing(rule.Action)
+	}
+	return !allowing(s.DefaultAction)
+}

@@ -1,0 +1,65 @@
+package spec
+
+import (
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestWarnings(t *testing.T) {
+	withCaps := func(caps ...string) *specs.Spec {
+		return &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Effective: caps}}}
+	}
+	withSeccomp := func(s *specs.LinuxSeccomp, caps ...string) *specs.Spec {
+		cfg := withCaps(caps...)
+		cfg.Linux = &specs.Linux{Seccomp: s}
+		return cfg
+	}
+	socketFilter := Delegation{Cmds: 1, Progs: 1 << 1}
+	xdpAndKprobe := Delegation{Cmds: 1, Progs: 1<<6 | 1<<2}
+	tests := []struct {
+		name string
+		cfg  *specs.Spec
+		d    Delegation
+		want []string // substrings, one per expected warning, in order
+	}{
+		{"all there", withCaps("CAP_BPF"), socketFilter, nil},
+		{"no capabilities section", &specs.Spec{}, socketFilter, []string{"lacks CAP_BPF"}},
+		{"no CAP_BPF", withCaps("CAP_NET_ADMIN"), socketFilter, []string{"--cap-add BPF"}},
+		{"net and tracing programs", withCaps("CAP_BPF"), xdpAndKprobe, []string{"CAP_NET_ADMIN", "CAP_PERFMON"}},
+		{"net and tracing programs with caps", withCaps("CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON"), xdpAndKprobe, nil},
+		{"any program type", withCaps("CAP_BPF"), Delegation{Progs: ^uint64(0)}, []string{"CAP_NET_ADMIN", "CAP_PERFMON"}},
+		{"seccomp default deny, bpf not listed", withSeccomp(&specs.LinuxSeccomp{
+			DefaultAction: specs.ActErrno,
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"read", "write"}, Action: specs.ActAllow}},
+		}, "CAP_BPF"), socketFilter, []string{"seccomp profile blocks bpf()"}},
+		{"seccomp allows bpf", withSeccomp(&specs.LinuxSeccomp{
+			DefaultAction: specs.ActErrno,
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"bpf", "read"}, Action: specs.ActAllow}},
+		}, "CAP_BPF"), socketFilter, nil},
+		{"seccomp allows bpf only with arguments", withSeccomp(&specs.LinuxSeccomp{
+			DefaultAction: specs.ActErrno,
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"bpf"}, Action: specs.ActAllow,
+				Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0, Op: specs.OpEqualTo}}}},
+		}, "CAP_BPF"), socketFilter, []string{"seccomp"}},
+		{"seccomp default allow, bpf denied", withSeccomp(&specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"bpf"}, Action: specs.ActErrno}},
+		}, "CAP_BPF"), socketFilter, []string{"seccomp"}},
+		{"seccomp default allow", withSeccomp(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow}, "CAP_BPF"), socketFilter, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Warnings(tt.cfg, tt.d)
+			if len(got) != len(tt.want) {
+				t.Fatalf("Warnings = %q, want %d warnings", got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i], w) || strings.Contains(got[i], "\n") {
+					t.Errorf("warning %d = %q, want one line containing %q", i, got[i], w)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,45 @@
+package userns_test
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
+)
+
+// Open a filesystem context inside the user namespace of a container's
+// process; the superblock created from it belongs to that namespace. The
+// binary must import pkg/userns/nsenter for its side effect.
+func ExampleNamespaces_OpenFSContext() {
+	ns, err := userns.Open(4242)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ns.Close()
+	fd, err := ns.OpenFSContext(context.Background(), "bpf")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer unix.Close(fd)
+	fmt.Println("fs context fd", fd)
+}
+
+// Run code in a container's mount namespace without moving the rest of the
+// program there.
+func ExampleNamespaces_Do() {
+	ns, err := userns.Open(4242)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ns.Close()
+	err = ns.Do(func() error {
+		var st unix.Stat_t
+		return unix.Stat("/sys/fs/bpf", &st)
+	})
+	fmt.Println(err)
+}

@@ -1,0 +1,314 @@
+// Package userns lets a privileged host process act inside a container's user
+// and mount namespaces.
+//
+// Its one hard constraint: a multi-threaded process cannot join a user
+// namespace (setns(CLONE_NEWUSER) fails with EINVAL), and every Go program is
+// multi-threaded. So the part that must run inside the container's user
+// namespace (opening a filesystem context owned by it) runs in a helper: this
+// binary re-executed, caught by the cgo constructor in package nsenter before
+// the Go runtime starts, which joins the namespaces, calls fsopen and passes
+// the fd back over a socketpair. A re-exec rather than a fork-time hook,
+// because only a fresh process is guaranteed single-threaded, and only a
+// constructor runs before the Go runtime spawns its threads. Joining just the
+// mount namespace needs no helper: it works on a locked OS thread that has
+// unshared its filesystem attributes, and that thread is never handed back to
+// the scheduler.
+//
+// Every binary that uses this package must import nsenter for its side effect.
+package userns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns/nsenter"
+)
+
+var (
+	// ErrHostUserNamespace means the process shares the caller's (the host's)
+	// user namespace: a BPF token cannot be created for it.
+	ErrHostUserNamespace = errors.New("no user namespace of its own")
+	// ErrNoProcess means the process is gone (or never existed).
+	ErrNoProcess = errors.New("no such process")
+)
+
+// DefaultHelperTimeout bounds the helper when the context has no deadline.
+const DefaultHelperTimeout = 5 * time.Second
+
+// Namespaces holds open handles on the user and mount namespaces of one process.
+type Namespaces struct {
+	Pid   int
+	user  *os.File
+	mount *os.File
+}
+
+// Open opens the user and mount namespaces of pid. It fails with
+// ErrHostUserNamespace when pid is in the caller's own user namespace, and
+// with ErrNoProcess when pid does not exist or died while being opened (its
+// pid may have been reused, so the handles would not be its).
+func Open(pid int) (*Namespaces, error) {
+	if pid <= 0 {
+		return nil, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
+	}
+	// A pidfd pins the identity of the process: if it is still alive after the
+	// namespace files are open, those files are its own.
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return nil, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
+		}
+		return nil, fmt.Errorf("open pidfd of pid %d: %w", pid, err)
+	}
+	defer unix.Close(pidfd)
+
+	ns := &Namespaces{Pid: pid}
+	if ns.user, err = openNS(pid, "user"); err != nil {
+		return nil, err
+	}
+	if ns.mount, err = openNS(pid, "mnt"); err != nil {
+		ns.Close()
+		return nil, err
+	}
+	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
+		ns.Close()
+		return nil, fmt.Errorf("pid %d exited while its namespaces were opened: %w", pid, ErrNoProcess)
+	}
+	same, err := sameFile(ns.user, "/proc/self/ns/user")
+	if err != nil {
+		ns.Close()
+		return nil, err
+	}
+	if same {
+		ns.Close()
+		return nil, fmt.Errorf("pid %d: %w", pid, ErrHostUserNamespace)
+	}
+	return ns, nil
+}
+
+func openNS(pid int, kind string) (*os.File, error) {
+	path := fmt.Sprintf("/proc/%d/ns/%s", pid, kind)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("open %s namespace of pid %d: %w", kind, pid, ErrNoProcess)
+		}
+		return nil, fmt.Errorf("open %s namespace of pid %d: %w", kind, pid, err)
+	}
+	return f, nil
+}
+
+func sameFile(f *os.File, path string) (bool, error) {
+	var a, b unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &a); err != nil {
+		return false, fmt.Errorf("stat %s: %w", f.Name(), err)
+	}
+	if err := unix.Stat(path, &b); err != nil {
+		return false, fmt.Errorf("stat %s: %w", path, err)
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino, nil
+}
+
+// Close releases the namespace handles.
+func (n *Namespaces) Close() error {
+	var errs []error
+	for _, f := range []*os.File{n.user, n.mount} {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
+	}
+	n.user, n.mount = nil, nil
+	return errors.Join(errs...)
+}
+
+// RootIDs returns the host uid and gid that the namespace's root (uid and
+// gid 0) maps to, or -1 for an id that is not mapped.
+func (n *Namespaces) RootIDs() (uid, gid int, err error) {
+	if uid, err = rootID(n.Pid, "uid_map"); err != nil {
+		return -1, -1, err
+	}
+	if gid, err = rootID(n.Pid, "gid_map"); err != nil {
+		return -1, -1, err
+	}
+	return uid, gid, nil
+}
+
+func rootID(pid int, file string) (int, error) {
+	path := fmt.Sprintf("/proc/%d/%s", pid, file)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return -1, fmt.Errorf("read %s: %w", path, err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		inside, err1 := strconv.ParseUint(f[0], 10, 32)
+		outside, err2 := strconv.ParseUint(f[1], 10, 32)
+		count, err3 := strconv.ParseUint(f[2], 10, 32)
+		if err1 != nil || err2 != nil || err3 != nil {
+			return -1, fmt.Errorf("parse %s: bad line %q", path, line)
+		}
+		if inside == 0 && count > 0 {
+			return int(outside), nil
+		}
+	}
+	return -1, nil
+}
+
+// OpenFSContext opens a filesystem context (fsopen) of type fstype from
+// inside the namespaces, as the namespace's root user, so that the
+// superblock created from it belongs to the namespace's user namespace and
+// its root directory to the namespace's root. The caller owns the returned
+// fd (O_CLOEXEC) and must close it.
+func (n *Namespaces) OpenFSContext(ctx context.Context, fstype string) (int, error) {
+	timeout := DefaultHelperTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		timeout = time.Until(deadline)
+		if timeout <= 0 {
+			return -1, fmt.Errorf("open %s fs context in namespaces of pid %d: %w", fstype, n.Pid, context.DeadlineExceeded)
+		}
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("socketpair: %w", err)
+	}
+	ours := fds[0]
+	defer unix.Close(ours)
+	theirs := os.NewFile(uintptr(fds[1]), "nsenter-socket")
+	defer theirs.Close()
+
+	// The helper's parent-death signal follows the thread that started it;
+	// keep this goroutine on one thread until the helper is reaped.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	cmd := &exec.Cmd{
+		Path: "/proc/self/exe",
+		Args: []string{"bpftoken-nsenter"},
+		// ExtraFiles become fds 3, 4 and 5 in the helper.
+		ExtraFiles:  []*os.File{n.user, n.mount, theirs},
+		Env:         []string{fmt.Sprintf("%s=3,4,5,%s", nsenter.EnvVar, fstype)},
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	if err := cmd.Start(); err != nil {
+		return -1, fmt.Errorf("start namespace helper: %w", err)
+	}
+	theirs.Close()
+
+	fd, recvErr := receiveFD(ours, timeout)
+	if recvErr != nil {
+		_ = cmd.Process.Kill()
+	}
+	waitErr := cmd.Wait()
+	if recvErr != nil {
+		return -1, fmt.Errorf("open %s fs context in namespaces of pid %d: %w", fstype, n.Pid, recvErr)
+	}
+	if waitErr != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("namespace helper for pid %d: %w", n.Pid, waitErr)
+	}
+	return fd, nil
+}
+
+// receiveFD reads the helper's one message: an fd, or the text of its error.
+func receiveFD(sock int, timeout time.Duration) (int, error) {
+	tv := unix.NsecToTimeval(timeout.Nanoseconds())
+	if err := unix.SetsockoptTimeval(sock, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		return -1, fmt.Errorf("set helper timeout: %w", err)
+	}
+	buf := make([]byte, 512)
+	oob := make([]byte, unix.CmsgSpace(4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if errors.Is(err, unix.EAGAIN) {
+			return -1, fmt.Errorf("namespace helper did not answer within %s", timeout)
+		}
+		if err != nil {
+			return -1, fmt.Errorf("receive from namespace helper: %w", err)
+		}
+		if oobn > 0 {
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				return -1, fmt.Errorf("parse helper message: %w", err)
+			}
+			for _, m := range msgs {
+				fds, err := unix.ParseUnixRights(&m)
+				if err != nil || len(fds) == 0 {
+					continue
+				}
+				for _, extra := range fds[1:] {
+					unix.Close(extra)
+				}
+				return fds[0], nil
+			}
+		}
+		if n > 1 && buf[0] == 'E' {
+			return -1, parseHelperError(string(buf[1:n]))
+		}
+		return -1, errors.New("namespace helper exited without an answer")
+	}
+}
+
+// Do runs fn on an OS thread that has joined the mount namespace. The thread
+// is discarded afterwards (never returned to the Go scheduler), so nothing
+// else in the program ever runs in that namespace.
+func (n *Namespaces) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// The main thread is never terminated (the runtime parks it
+			// instead), and it would keep the container's mount namespace
+			// alive. Hold it while another thread does the work.
+			defer runtime.UnlockOSThread()
+			errc <- n.Do(fn)
+			return
+		}
+		// No UnlockOSThread: the goroutine exits locked, and the runtime then
+		// terminates the thread instead of reusing it.
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			errc <- fmt.Errorf("unshare fs attributes: %w", err)
+			return
+		}
+		if err := unix.Setns(int(n.mount.Fd()), unix.CLONE_NEWNS); err != nil {
+			errc <- fmt.Errorf("join mount namespace of pid %d: %w", n.Pid, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// HelperError is a failure inside the namespace helper: the step that failed
+// and the errno it got, so that callers can branch with errors.Is.
+type HelperError struct {
+	Step  string
+	Errno syscall.Errno
+}
+
+func (e *HelperError) Error() string { return e.Step + ": " + e.Errno.Error() }
+func (e *HelperError) Unwrap() error { return e.Errno }
+
+// parseHelperError decodes "<errno>:<step>".
+func parseHelperError(msg string) error {
+	num, step, ok := strings.Cut(msg, ":")
+	errno, err := strconv.Atoi(num)
+	if !ok || err != nil {
+		return fmt.Errorf("namespace helper: %s", msg)
+	}
+	return &HelperError{Step: step, Errno: syscall.Errno(errno)}
+}

@@ -1,0 +1,143 @@
+package userns_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nri-bpftoken/nri-bpftoken/internal/testenv"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
+	_ "github.com/nri-bpftoken/nri-bpftoken/pkg/userns/nsenter"
+)
+
+func TestOpenRefuses(t *testing.T) {
+	testenv.Privileged(t)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		pid  int
+		want error
+	}{
+		{"own process", os.Getpid(), userns.ErrHostUserNamespace},
+		{"exited process", dead.Process.Pid, userns.ErrNoProcess},
+		{"pid zero", 0, userns.ErrNoProcess},
+		{"negative pid", -5, userns.ErrNoProcess},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns, err := userns.Open(tt.pid)
+			if !errors.Is(err, tt.want) {
+				if ns != nil {
+					ns.Close()
+				}
+				t.Fatalf("Open(%d) = %v, want %v", tt.pid, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRootIDs(t *testing.T) {
+	pid := testenv.StartInUserNS(t)
+	ns, err := userns.Open(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	uid, gid, err := ns.RootIDs()
+	if err != nil || uid != 100000 || gid != 100000 {
+		t.Errorf("RootIDs() = %d, %d, %v; want 100000, 100000", uid, gid, err)
+	}
+}
+
+func TestOpenFSContextBelongsToTheNamespace(t *testing.T) {
+	pid := testenv.StartInUserNS(t)
+	ns, err := userns.Open(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	fd, err := ns.OpenFSContext(context.Background(), "bpf")
+	if err != nil {
+		t.Fatalf("OpenFSContext: %v", err)
+	}
+	defer unix.Close(fd)
+	if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC == 0 {
+		t.Errorf("fs context fd lacks FD_CLOEXEC (flags %#x, %v)", flags, err)
+	}
+	// Only a context opened inside the user namespace makes a superblock
+	// owned by it: creating it from here works, and its root belongs to the
+	// namespace's root (the helper became uid 0 there).
+	if err := unix.FsconfigSetString(fd, "delegate_cmds", "0x1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.FsconfigCreate(fd); err != nil {
+		t.Fatalf("create superblock: %v", err)
+	}
+	mnt, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(mnt)
+	var st unix.Stat_t
+	if err := unix.Fstat(mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != 100000 || st.Gid != 100000 {
+		t.Errorf("bpffs root owned by %d:%d, want the namespace's root 100000:100000", st.Uid, st.Gid)
+	}
+}
+
+func TestOpenFSContextReportsHelperErrors(t *testing.T) {
+	pid := testenv.StartInUserNS(t)
+	ns, err := userns.Open(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	_, err = ns.OpenFSContext(context.Background(), "no-such-fs")
+	var helperErr *userns.HelperError
+	if !errors.As(err, &helperErr) || helperErr.Step != "fsopen" || !errors.Is(err, unix.ENODEV) {
+		t.Errorf("OpenFSContext(no-such-fs) = %v, want the helper's fsopen ENODEV", err)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, err := ns.OpenFSContext(ctx, "bpf"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("OpenFSContext with an expired deadline = %v, want DeadlineExceeded", err)
+	}
+}
+
+func TestDoJoinsOnlyOneThread(t *testing.T) {
+	pid := testenv.StartInUserNS(t)
+	ns, err := userns.Open(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	self, _ := os.Readlink("/proc/self/ns/mnt")
+	want, _ := os.Readlink("/proc/" + itoa(pid) + "/ns/mnt")
+	var inside string
+	if err := ns.Do(func() error {
+		var err error
+		inside, err = os.Readlink("/proc/thread-self/ns/mnt")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if inside != want {
+		t.Errorf("Do ran in %s, want the container's %s", inside, want)
+	}
+	if after, _ := os.Readlink("/proc/self/ns/mnt"); after != self {
+		t.Errorf("the process left its mount namespace: %s -> %s", self, after)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

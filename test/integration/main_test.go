@@ -1,0 +1,306 @@
+// Package integration runs the real oci-hook binary against stand-in
+// containers on the real kernel: processes in a new user namespace (0 ->
+// 100000) and mount namespace with a rootfs directory and a bundle, as a
+// runtime leaves them at createRuntime.
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nri-bpftoken/nri-bpftoken/internal/testenv"
+)
+
+// binDir holds the binaries under test; world-readable, because the
+// stand-in runs as uid 100000 on the host.
+var binDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "bpftoken-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	binDir = dir
+	for name, pkg := range map[string]string{"oci-hook": "../../cmd/oci-hook", "standin": "../standin"} {
+		// The hook is built as the Makefile builds it (static, cgo).
+		cmd := exec.Command("go", "build", "-ldflags=-linkmode=external -extldflags=-static", "-o", filepath.Join(dir, name), pkg)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n", pkg, err)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// worldDir makes a temporary directory that uid 100000 can traverse.
+func worldDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// container is a stand-in container: its process, bundle and rootfs.
+type container struct {
+	t      *testing.T
+	id     string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	out    *bufio.Reader
+	Pid    int
+	Bundle string
+	Rootfs string
+}
+
+// startContainer starts a stand-in with an empty rootfs that has
+// /sys/fs (as a container's sysfs would) plus whatever prepare adds.
+func startContainer(t *testing.T, prepare func(rootfs string)) *container {
+	t.Helper()
+	testenv.Privileged(t)
+	bundle := worldDir(t)
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := os.MkdirAll(filepath.Join(rootfs, "sys", "fs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if prepare != nil {
+		prepare(rootfs)
+	}
+	cmd := exec.Command(filepath.Join(binDir, "standin"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
+		Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
+		Pdeathsig:   syscall.SIGKILL,
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start stand-in container: %v", err)
+	}
+	c := &container{t: t, id: strings.ReplaceAll(t.Name(), "/", "_"), cmd: cmd, stdin: stdin,
+		out: bufio.NewReader(stdout), Pid: cmd.Process.Pid, Bundle: bundle, Rootfs: rootfs}
+	t.Cleanup(c.stop)
+	if line, err := c.out.ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("stand-in container did not get ready: %q %v", line, err)
+	}
+	return c
+}
+
+func (c *container) stop() {
+	c.stdin.Close()
+	done := make(chan struct{})
+	go func() { c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		c.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// config describes the bundle's config.json.
+type config struct {
+	annotations map[string]string
+	noUserNS    bool
+	// capabilities of the container's process; nil means CAP_BPF only.
+	capabilities []string
+}
+
+func (c *container) writeConfig(cfg config) {
+	c.t.Helper()
+	namespaces := []map[string]string{{"type": "mount"}, {"type": "pid"}}
+	if !cfg.noUserNS {
+		namespaces = append(namespaces, map[string]string{"type": "user"})
+	}
+	caps := cfg.capabilities
+	if caps == nil {
+		caps = []string{"CAP_BPF"}
+	}
+	doc := map[string]any{
+		"ociVersion":  "1.2.0",
+		"process":     map[string]any{"capabilities": map[string][]string{"effective": caps, "bounding": caps}},
+		"root":        map[string]any{"path": c.Rootfs},
+		"annotations": cfg.annotations,
+		"linux": map[string]any{
+			"namespaces":  namespaces,
+			"uidMappings": []map[string]int{{"containerID": 0, "hostID": 100000, "size": 65536}},
+			"gidMappings": []map[string]int{{"containerID": 0, "hostID": 100000, "size": 65536}},
+		},
+	}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(c.Bundle, "config.json"), data, 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// state is the OCI state the runtime would pass at createRuntime.
+func (c *container) state() string {
+	return fmt.Sprintf(`{"ociVersion":"1.2.0","id":%q,"status":"creating","pid":%d,"bundle":%q}`, c.id, c.Pid, c.Bundle)
+}
+
+type hookResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// runHook runs the real hook binary with stdin and args.
+func runHook(t *testing.T, stdin string, args ...string) hookResult {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "oci-hook"), args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		exitErr, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("run hook: %v", err)
+		}
+		code = exitErr.ExitCode()
+	}
+	return hookResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// probe asks the container what bpf() allows through the bpffs at path
+// (a path inside the container; its rootfs is not pivoted).
+func (c *container) probe(path string) map[string]string {
+	c.t.Helper()
+	if _, err := fmt.Fprintf(c.stdin, "probe %s\n", filepath.Join(c.Rootfs, path)); err != nil {
+		c.t.Fatal(err)
+	}
+	line, err := c.out.ReadString('\n')
+	if err != nil {
+		c.t.Fatalf("read probe result: %v", err)
+	}
+	var res map[string]string
+	if err := json.Unmarshal([]byte(line), &res); err != nil {
+		c.t.Fatalf("decode probe result %q: %v", line, err)
+	}
+	return res
+}
+
+// bpfMounts returns the container's bpffs mounts, as mountinfo lines.
+func (c *container) bpfMounts() []string {
+	c.t.Helper()
+	return bpfMountLines(c.t, fmt.Sprintf("/proc/%d/mountinfo", c.Pid))
+}
+
+func bpfMountLines(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if _, after, ok := strings.Cut(line, " - "); ok && strings.HasPrefix(after, "bpf ") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// fds lists the open fds of pid.
+func fds(t *testing.T, pid int) []string {
+	t.Helper()
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
+		out = append(out, e.Name()+" -> "+target)
+	}
+	return out
+}
+
+// hostState is what must not change on the host across a hook run: its
+// mount table and the absence of helper processes.
+type hostState struct {
+	mounts []string
+}
+
+func snapshotHost(t *testing.T) hostState {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	slices.Sort(lines)
+	return hostState{mounts: lines}
+}
+
+// checkHostUnchanged fails t if the host's mount table differs from before
+// or a namespace helper is still running.
+func checkHostUnchanged(t *testing.T, before hostState) {
+	t.Helper()
+	after := snapshotHost(t)
+	if !slices.Equal(before.mounts, after.mounts) {
+		t.Errorf("host mount table changed:\nbefore:\n%s\nafter:\n%s", strings.Join(before.mounts, "\n"), strings.Join(after.mounts, "\n"))
+	}
+	if helpers := helperProcesses(t); len(helpers) > 0 {
+		t.Errorf("namespace helpers left running: %v", helpers)
+	}
+}
+
+// helperProcesses lists pids whose argv[0] is the namespace helper's.
+func helperProcesses(t *testing.T) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && bytes.HasPrefix(cmdline, []byte("bpftoken-nsenter\x00")) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}

@@ -1,0 +1,97 @@
+// Command standin is a stand-in container for the privileged integration
+// tests: the tests start it in a new user namespace (0 -> 100000) and a new
+// mount namespace, as a runtime would start a container's init, run the real
+// hook against its pid, and then ask it, over stdin, what bpf() lets it do.
+//
+// Protocol: it prints "ready" once its mounts are private; then, for each
+// line "probe DIR" on stdin, it prints one JSON object with the outcome of
+// each probe against the bpffs at DIR ("ok" or an errno name); it exits at
+// end of input.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nri-bpftoken/nri-bpftoken/internal/bpfsys"
+)
+
+func main() {
+	// Like runc: nothing mounted in here may propagate back to the host.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		fmt.Fprintf(os.Stderr, "standin: make / slave: %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Println("ready")
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		dir, ok := strings.CutPrefix(sc.Text(), "probe ")
+		if !ok {
+			fmt.Fprintf(os.Stderr, "standin: unknown request %q\n", sc.Text())
+			os.Exit(2)
+		}
+		out, _ := json.Marshal(probe(dir))
+		fmt.Println(string(out))
+	}
+}
+
+// bpf enum values used by the probes (include/uapi/linux/bpf.h).
+const (
+	mapHash           = 1
+	mapArray          = 2
+	progSocketFilter  = 1
+	progXDP           = 6
+	attachInetIngress = 0
+	attachXDP         = 37
+)
+
+func probe(dir string) map[string]string {
+	res := map[string]string{}
+	fail := func(key string, err error) { res[key] = bpfsys.Describe(err) }
+	closeOK := func(key string, fd int, err error) {
+		fail(key, err)
+		if err == nil {
+			unix.Close(fd)
+		}
+	}
+
+	// Without a token: the baseline every delegated result is compared to.
+	fd, err := bpfsys.MapCreate(-1, mapArray)
+	closeOK("array_without_token", fd, err)
+
+	bpffs, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		fail("open", err)
+		return res
+	}
+	defer unix.Close(bpffs)
+	token, err := bpfsys.TokenCreate(bpffs)
+	fail("token", err)
+	if err != nil {
+		return res
+	}
+	defer unix.Close(token)
+
+	fd, err = bpfsys.MapCreate(token, mapArray)
+	fail("array", err)
+	if err == nil {
+		// Pinning shows the bpffs root belongs to the container's root.
+		fail("pin", bpfsys.ObjPin(fd, filepath.Join(dir, "standin_array")))
+		unix.Close(fd)
+	}
+	fd, err = bpfsys.MapCreate(token, mapHash)
+	closeOK("hash", fd, err)
+	fd, err = bpfsys.ProgLoad(token, progSocketFilter, attachInetIngress)
+	closeOK("socket_filter", fd, err)
+	fd, err = bpfsys.ProgLoad(token, progXDP, attachXDP)
+	closeOK("xdp", fd, err)
+	fd, err = bpfsys.BTFLoad(token)
+	closeOK("btf", fd, err)
+	return res
+}
