@@ -25,6 +25,10 @@ import (
 
 const name = "bpftoken-oci-hook"
 
+// kubeContainerName is the annotation CRI runtimes set to the container's
+// name in its pod.
+const kubeContainerName = "io.kubernetes.container.name"
+
 // hookTimeout bounds the whole provisioning; runtimes kill slow hooks anyway.
 const hookTimeout = 10 * time.Second
 
@@ -129,7 +133,15 @@ func (h *hook) run(stdin io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("container %s: %w", st.ID, err)
 	}
-	d, err := spec.ParseAnnotations(spec.Annotations(st, cfg))
+	ann := spec.Annotations(st, cfg)
+	var d *spec.Delegation
+	if name, ok := ann[kubeContainerName]; ok {
+		// CRI-O may pass a pod's annotations down to its containers: resolve
+		// them as the NRI plugin does, per-container keys included.
+		d, err = spec.ForContainer(ann, nil, name)
+	} else {
+		d, err = spec.ParseAnnotations(ann)
+	}
 	if err != nil {
 		return fmt.Errorf("container %s: %w", st.ID, err)
 	}

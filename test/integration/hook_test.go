@@ -70,6 +70,18 @@ func TestHookDelegatesToContainer(t *testing.T) {
 			},
 		},
 		{
+			name: "CRI container name selects its per-container annotation",
+			annotations: map[string]string{
+				"io.kubernetes.container.name": "web",
+				"bpf.token/cmds":               "map_create",
+				"bpf.token/maps":               "array",
+				"bpf.token/container.web":      `{"cmds": "map_create", "maps": ["hash"]}`,
+				"bpf.token/container.sidecar":  "none",
+			},
+			path: "/sys/fs/bpf",
+			want: map[string]string{"token": "ok", "array": "EPERM", "hash": "ok", "socket_filter": "EPERM"},
+		},
+		{
 			name:        "path through a symlink inside the rootfs",
 			annotations: withPath(fullDelegation, "/var/run/bpf"),
 			prepare: func(rootfs string) {

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/containerd/nri/pkg/api"
+	"github.com/sirupsen/logrus"
+	"sigs.k8s.io/yaml"
+
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/bpffs"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
+)
+
+// libbpfTokenPathEnv tells libbpf (>= 1.4) where the delegated bpffs is when
+// it is not at /sys/fs/bpf.
+const libbpfTokenPathEnv = "LIBBPF_BPF_TOKEN_PATH"
+
+// plugin gives containers that ask for it a delegated bpffs. It decides at
+// CreateContainer (where a refusal fails the creation with the reason, and
+// where the environment can still be adjusted) and mounts at
+// StartContainer, the first event with the container's pid, after
+// pivot_root, before the container's process runs.
+type plugin struct {
+	log *logrus.Entry
+
+	mu sync.Mutex
+	// pending holds what created-but-not-started containers asked for.
+	pending map[string]spec.Delegation
+}
+
+func newPlugin(log *logrus.Entry) *plugin {
+	return &plugin{log: log, pending: map[string]spec.Delegation{}}
+}
+
+// config is the plugin's configuration from NRI's conf.d (YAML or JSON).
+type config struct {
+	LogLevel string `json:"logLevel"`
+}
+
+func (p *plugin) Configure(_ context.Context, cfg, runtime, version string) (api.EventMask, error) {
+	p.log.WithFields(logrus.Fields{"runtime": runtime, "version": version}).Info("connected to runtime")
+	if cfg != "" {
+		var c config
+		if err := yaml.UnmarshalStrict([]byte(cfg), &c); err != nil {
+			return 0, fmt.Errorf("nri-bpftoken configuration: %w", err)
+		}
+		if c.LogLevel != "" {
+			level, err := logrus.ParseLevel(c.LogLevel)
+			if err != nil {
+				return 0, fmt.Errorf("nri-bpftoken configuration: logLevel %q: use one of error, warning, info, debug", c.LogLevel)
+			}
+			p.log.Logger.SetLevel(level)
+		}
+	}
+	return api.MustParseEventMask("CreateContainer", "StartContainer", "RemoveContainer"), nil
+}
+
+// Synchronize rebuilds what a restarted plugin lost: the requests of
+// containers created but not yet started. Nothing else needs cleaning: the
+// bpffs lives only in each container's mount namespace, and helpers die
+// with the plugin (parent-death signal).
+func (p *plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, containers []*api.Container) ([]*api.ContainerUpdate, error) {
+	byID := make(map[string]*api.PodSandbox, len(pods))
+	for _, pod := range pods {
+		byID[pod.Id] = pod
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.pending)
+	for _, c := range containers {
+		if c.State != api.ContainerState_CONTAINER_CREATED {
+			continue
+		}
+		pod := byID[c.PodSandboxId]
+		if pod == nil {
+			continue
+		}
+		d, err := spec.ForContainer(pod.Annotations, c.Annotations, c.Name)
+		if err != nil || d == nil {
+			continue
+		}
+		p.pending[c.Id] = *d
+	}
+	p.log.WithField("pending", len(p.pending)).Info("synchronized with runtime")
+	return nil, nil
+}
+
+func (p *plugin) CreateContainer(_ context.Context, pod *api.PodSandbox, c *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
+	d, err := spec.ForContainer(pod.Annotations, c.Annotations, c.Name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", describe(pod, c), err)
+	}
+	if d == nil {
+		return nil, nil, nil
+	}
+	if !hasUserNamespace(c) {
+		return nil, nil, fmt.Errorf("%s: bpf.token/ annotations ask for a BPF token, but the %w; a token cannot exist in the host's user namespace: run the pod with hostUsers: false", describe(pod, c), spec.ErrNoUserNamespace)
+	}
+	var adj *api.ContainerAdjustment
+	if d.Path != spec.DefaultPath {
+		adj = &api.ContainerAdjustment{}
+		adj.AddEnv(libbpfTokenPathEnv, d.Path)
+	}
+	p.mu.Lock()
+	p.pending[c.Id] = *d
+	p.mu.Unlock()
+	p.log.WithFields(logrus.Fields{"container": describe(pod, c), "delegation": d.String()}).Debug("delegation requested")
+	return adj, nil, nil
+}
+
+func (p *plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, c *api.Container) error {
+	p.mu.Lock()
+	d, ok := p.pending[c.Id]
+	delete(p.pending, c.Id)
+	p.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	start := time.Now()
+	// After pivot_root the container's root is its mount namespace's root.
+	res, err := bpffs.Provision(ctx, bpffs.Target{Pid: int(c.Pid), Rootfs: "/", Delegation: d})
+	if err != nil {
+		return fmt.Errorf("%s: delegated bpffs at %s: %w", describe(pod, c), d.Path, err)
+	}
+	p.log.WithFields(logrus.Fields{
+		"container": describe(pod, c), "pid": c.Pid, "options": res.SuperOptions,
+		"already_mounted": res.AlreadyMounted, "duration": time.Since(start),
+	}).Info("delegated bpffs mounted")
+	return nil
+}
+
+func (p *plugin) RemoveContainer(_ context.Context, _ *api.PodSandbox, c *api.Container) error {
+	p.mu.Lock()
+	delete(p.pending, c.Id)
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *plugin) Shutdown(context.Context) {
+	p.log.Info("runtime is shutting down")
+}
+
+func hasUserNamespace(c *api.Container) bool {
+	if c.Linux == nil {
+		return false
+	}
+	for _, ns := range c.Linux.Namespaces {
+		if ns.Type == "user" {
+			return true
+		}
+	}
+	return false
+}
+
+// describe names a container as a Kubernetes user knows it.
+func describe(pod *api.PodSandbox, c *api.Container) string {
+	if pod == nil {
+		return fmt.Sprintf("container %s", c.Name)
+	}
+	return fmt.Sprintf("pod %s/%s container %s", pod.Namespace, pod.Name, c.Name)
+}

@@ -1,0 +1,616 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Annotation keys a container uses to ask for a delegated bpffs.
+const (
+	AnnotationPrefix  = "bpf.token/"
+	AnnotationCmds    = "bpf.token/cmds"
+	AnnotationMaps    = "bpf.token/maps"
+	AnnotationProgs   = "bpf.token/progs"
+	AnnotationAttachs = "bpf.token/attachs"
+	AnnotationPath    = "bpf.token/path"
+	DefaultPath       = "/sys/fs/bpf"
+)
+
+// Sentinels, matched with errors.Is on the returned *AnnotationError.
+var (
+	ErrUnknownKey   = errors.New("unknown annotation key")
+	ErrUnknownName  = errors.New("unknown name")
+	ErrBadNumber    = errors.New("bad number")
+	ErrBadPath      = errors.New("bad path")
+	ErrNoDelegation = errors.New("no delegation requested")
+	ErrTooLong      = errors.New("value too long")
+)
+
+const (
+	// maxAnnotationValueLen bounds the work and memory one annotation can
+	// cost the hook. Real values are a few hundred bytes at most: every name
+	// of the largest enum together is about 1 KiB.
+	maxAnnotationValueLen = 64 << 10
+
+	// maxMountPathLen is PATH_MAX; the kernel refuses longer paths anyway.
+	maxMountPathLen = 4096
+
+	// maxEchoLen is how much of a user-supplied string an error repeats, so
+	// that a hostile or broken annotation cannot flood the logs.
+	maxEchoLen = 64
+
+	// maxSuggestions is how many "did you mean" candidates an error offers.
+	maxSuggestions = 3
+)
+
+// validAnnotationKeys is in the order users read about them, not sorted.
+var validAnnotationKeys = []string{AnnotationCmds, AnnotationMaps, AnnotationProgs, AnnotationAttachs, AnnotationPath}
+
+// Delegation is what a container asked for.
+type Delegation struct {
+	Cmds, Maps, Progs, Attachs uint64
+	Path                       string // cleaned absolute path inside the container
+}
+
+// Mask returns the mask for k, 0 for an invalid Kind.
+func (d Delegation) Mask(k Kind) uint64 {
+	switch k {
+	case KindCmds:
+		return d.Cmds
+	case KindMaps:
+		return d.Maps
+	case KindProgs:
+		return d.Progs
+	case KindAttachs:
+		return d.Attachs
+	}
+	return 0
+}
+
+// SetMask sets the mask for k. It panics on an invalid Kind: silently
+// dropping a mask would mount a bpffs that delegates less than intended.
+func (d *Delegation) SetMask(k Kind, m uint64) {
+	switch k {
+	case KindCmds:
+		d.Cmds = m
+	case KindMaps:
+		d.Maps = m
+	case KindProgs:
+		d.Progs = m
+	case KindAttachs:
+		d.Attachs = m
+	default:
+		panic(fmt.Sprintf("spec: SetMask with invalid %v", k))
+	}
+}
+
+// String renders d on one line for logs, e.g.
+// "cmds=map_create:prog_load maps=array path=/sys/fs/bpf". Zero masks and an
+// empty path are left out.
+func (d Delegation) String() string {
+	var parts []string
+	for _, k := range Kinds {
+		if m := d.Mask(k); m != 0 {
+			parts = append(parts, k.String()+"="+k.FormatMask(m))
+		}
+	}
+	if d.Path != "" {
+		// Parsed paths are printable, but a hand-built Delegation may not be.
+		parts = append(parts, "path="+echoToken(d.Path))
+	}
+	return strings.Join(parts, " ")
+}
+
+// AnnotationError describes a bad bpf.token/ annotation. Its user-supplied
+// fields are clipped, so the error never carries more than a few dozen bytes
+// of the annotation.
+type AnnotationError struct {
+	Key         string   // the annotation key, e.g. "bpf.token/maps"
+	Item        string   // the offending item, if any
+	Suggestions []string // closest valid names or keys
+	Err         error    // one of the sentinels
+	Detail      string   // optional extra text
+	// Within is the annotation that held Key as a field, e.g.
+	// "bpf.token/container.web" for a pod's per-container map.
+	Within string
+}
+
+// Error returns a single line saying what is wrong, in which key, with which
+// item, and what to do about it. Every user-supplied string is quoted or
+// escaped, so control characters cannot break the line.
+func (e *AnnotationError) Error() string {
+	var b strings.Builder
+	b.WriteString("annotation ")
+	if e.Within != "" {
+		b.WriteString(echoToken(e.Within))
+		b.WriteString(", field ")
+		b.WriteString(echoToken(strings.TrimPrefix(e.Key, AnnotationPrefix)))
+	} else {
+		b.WriteString(echoToken(e.Key))
+	}
+	t := kindOfKey(e.Key).table()
+
+	switch e.Err {
+	case ErrNoDelegation:
+		b.WriteByte(' ')
+		if e.Detail != "" {
+			b.WriteString(e.Detail)
+		} else {
+			b.WriteString("requests no delegation")
+		}
+		b.WriteString(": set at least one of ")
+		b.WriteString(strings.Join(validAnnotationKeys[:len(Kinds)], ", "))
+		return b.String()
+
+	case ErrUnknownKey:
+		b.WriteString(": unknown key")
+		writeHints(&b, e.Suggestions, e.Detail)
+		b.WriteString("; valid keys: ")
+		b.WriteString(strings.Join(validAnnotationKeys, ", "))
+		return b.String()
+
+	case ErrUnknownName:
+		noun := "name"
+		if t != nil {
+			noun = t.noun
+		}
+		fmt.Fprintf(&b, ": unknown %s %q", noun, e.Item)
+		writeHints(&b, e.Suggestions, e.Detail)
+		if t != nil {
+			fmt.Fprintf(&b, "; use names of enum %s without %s, \"any\", or a number", t.cEnum, t.cPrefix)
+		}
+		return b.String()
+
+	case ErrBadNumber:
+		fmt.Fprintf(&b, ": bad number %q", e.Item)
+		writeHints(&b, e.Suggestions, e.Detail)
+		b.WriteString("; use a decimal or 0x-prefixed hexadecimal bit mask that fits in 64 bits")
+		return b.String()
+
+	case ErrBadPath:
+		fmt.Fprintf(&b, ": bad path %q", e.Item)
+		writeHints(&b, e.Suggestions, e.Detail)
+		b.WriteString("; use an absolute path such as " + DefaultPath)
+		return b.String()
+
+	case ErrTooLong:
+		b.WriteString(": value too long")
+		writeHints(&b, e.Suggestions, e.Detail)
+		if e.Item != "" {
+			fmt.Fprintf(&b, ", starting %q", e.Item)
+		}
+		fmt.Fprintf(&b, "; keep it to %d bytes at most", maxAnnotationValueLen)
+		return b.String()
+	}
+
+	// Not one of ours (a hand-built error): still one line.
+	b.WriteString(": ")
+	if e.Err != nil {
+		b.WriteString(strings.Join(strings.Fields(e.Err.Error()), " "))
+	} else {
+		b.WriteString("invalid")
+	}
+	if e.Item != "" {
+		fmt.Fprintf(&b, " %q", e.Item)
+	}
+	writeHints(&b, e.Suggestions, e.Detail)
+	return b.String()
+}
+
+// Unwrap returns the sentinel.
+func (e *AnnotationError) Unwrap() error { return e.Err }
+
+// writeHints adds one parenthesis with the suggestions and the detail, e.g.
+// ` (did you mean "hash"?; leave out the BPF_MAP_TYPE_ prefix)`.
+func writeHints(b *strings.Builder, sugg []string, detail string) {
+	// Details are ours, but a hand-built error must not break the line.
+	detail = strings.Join(strings.Fields(detail), " ")
+	if len(sugg) == 0 && detail == "" {
+		return
+	}
+	b.WriteString(" (")
+	if len(sugg) > 0 {
+		b.WriteString("did you mean ")
+		for i, x := range sugg {
+			switch {
+			case i == 0:
+			case i == len(sugg)-1:
+				b.WriteString(" or ")
+			default:
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(b, "%q", x)
+		}
+		b.WriteByte('?')
+		if detail != "" {
+			b.WriteString("; ")
+		}
+	}
+	b.WriteString(detail)
+	b.WriteByte(')')
+}
+
+// HasAnnotations reports whether any key starts with AnnotationPrefix. It is
+// the hook's fast path for the common container that wants no token.
+func HasAnnotations(ann map[string]string) bool {
+	for k := range ann {
+		if strings.HasPrefix(k, AnnotationPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseAnnotations returns (nil, nil) when no key has AnnotationPrefix;
+// otherwise the Delegation, or an *AnnotationError for the first bad key in
+// sorted key order (so that the same annotations always give the same error).
+//
+// Every key under the prefix must be known: a typo such as "bpf.token/prog"
+// would otherwise mount a bpffs that quietly lacks what the container needs.
+// At least one delegate key must list an item, and the masks must not all be
+// zero, since the kernel refuses to create a token from such a bpffs.
+func ParseAnnotations(ann map[string]string) (*Delegation, error) {
+	var keys []string
+	for k := range ann {
+		if strings.HasPrefix(k, AnnotationPrefix) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	slices.Sort(keys)
+
+	d := &Delegation{Path: DefaultPath}
+	requested := false // some delegate key lists at least one item
+	for _, key := range keys {
+		value := ann[key]
+		if key == AnnotationPath {
+			p, err := ParsePath(value)
+			if err != nil {
+				return nil, err
+			}
+			d.Path = p
+			continue
+		}
+		k := kindOfKey(key)
+		if k < 0 {
+			return nil, unknownKeyError(key)
+		}
+		mask, err := k.ParseList(value)
+		if err != nil {
+			return nil, err
+		}
+		d.SetMask(k, mask)
+		requested = requested || hasItems(value)
+	}
+
+	// Every key is known by now, so the keys other than the path are
+	// delegate keys; the first of them in sorted order gets the blame.
+	firstDelegate := ""
+	for _, key := range keys {
+		if key != AnnotationPath {
+			firstDelegate = key
+			break
+		}
+	}
+	switch {
+	case firstDelegate == "":
+		return nil, &AnnotationError{Key: AnnotationPath, Err: ErrNoDelegation,
+			Detail: "is set but no delegate key is"}
+	case !requested:
+		return nil, &AnnotationError{Key: firstDelegate, Err: ErrNoDelegation, Detail: "is empty"}
+	case d.Cmds|d.Maps|d.Progs|d.Attachs == 0:
+		// Only numbers can do this ("0", "0x0"). The mount would work, but
+		// BPF_TOKEN_CREATE fails with ENOENT on a bpffs that delegates nothing.
+		return nil, &AnnotationError{Key: firstDelegate, Err: ErrNoDelegation,
+			Detail: "selects no bits and neither does any other delegate key"}
+	}
+	return d, nil
+}
+
+// kindOfKey maps an annotation key to its Kind, -1 if it is not a delegate key.
+func kindOfKey(key string) Kind {
+	for _, k := range Kinds {
+		if key == k.AnnotationKey() {
+			return k
+		}
+	}
+	return -1
+}
+
+func hasItems(value string) bool {
+	for _, it := range splitItems(value) {
+		if strings.TrimSpace(it) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func splitItems(value string) []string {
+	return strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ':' })
+}
+
+// unknownKeyError suggests the known key closest to key. Keys are
+// case-sensitive (annotation keys are), so "bpf.token/CMDS" is unknown, but
+// the comparison ignores case so that it still points at "bpf.token/cmds".
+// Users who copy the mount option name ("bpf.token/delegate_maps") get the
+// matching key too.
+func unknownKeyError(key string) *AnnotationError {
+	suffix := strings.TrimPrefix(key, AnnotationPrefix)
+	lower := strings.ToLower(suffix)
+	for _, p := range []string{"delegate_", "delegate-"} {
+		lower = strings.TrimPrefix(lower, p)
+	}
+	cands := make([]string, len(validAnnotationKeys))
+	for i, k := range validAnnotationKeys {
+		cands[i] = strings.TrimPrefix(k, AnnotationPrefix)
+	}
+	var sugg []string
+	for _, s := range suggestClosest(lower, cands, true) {
+		sugg = append(sugg, AnnotationPrefix+s)
+	}
+	return &AnnotationError{Key: clipEcho(key), Err: ErrUnknownKey, Suggestions: sugg}
+}
+
+// ParseList turns one annotation value into a mask. Items are separated by
+// ',' or ':' and may be surrounded by spaces; each is a name (any case,
+// without the enum prefix), "any" for all 64 bits, or a decimal or
+// 0x-prefixed hex number taken as a raw mask. All items are ORed. Empty items
+// are ignored, so "" gives 0.
+//
+// Unlike the kernel, a number with a leading 0 is decimal, not octal, and a
+// number does not replace the names before it.
+func (k Kind) ParseList(value string) (uint64, error) {
+	t := k.table()
+	if t == nil {
+		return 0, &AnnotationError{Key: clipEcho(k.AnnotationKey()), Err: ErrUnknownKey}
+	}
+	if len(value) > maxAnnotationValueLen {
+		return 0, tooLongError(t.key, value)
+	}
+	var mask uint64
+	for _, raw := range splitItems(value) {
+		item := strings.TrimSpace(raw)
+		if item == "" {
+			continue
+		}
+		bits, err := t.parseItem(item)
+		if err != nil {
+			return 0, err
+		}
+		mask |= bits
+	}
+	return mask, nil
+}
+
+func (t *enumTable) parseItem(item string) (uint64, error) {
+	if c := item[0]; '0' <= c && c <= '9' || c == '-' || c == '+' {
+		return parseNumber(t.key, item)
+	}
+	lower, ascii := asciiLower(item)
+	if ascii {
+		if lower == "any" {
+			return ^uint64(0), nil
+		}
+		if v, ok := t.byName[lower]; ok {
+			return 1 << v, nil
+		}
+	}
+	return 0, t.unknownNameError(item, lower, ascii)
+}
+
+// parseNumber accepts decimal and 0x/0X hex only. strconv's base 0 would also
+// take octal, binary and underscores, which the kernel does not; and the
+// kernel's leading-0-is-octal rule surprises anyone who writes "010".
+func parseNumber(key, item string) (uint64, error) {
+	digits, base := item, 10
+	if len(item) > 1 && item[0] == '0' && (item[1] == 'x' || item[1] == 'X') {
+		digits, base = item[2:], 16
+	}
+	v, err := strconv.ParseUint(digits, base, 64) // refuses signs and ""
+	if err == nil {
+		return v, nil
+	}
+	detail := "not a decimal or 0x-prefixed hexadecimal number"
+	if errors.Is(err, strconv.ErrRange) {
+		detail = "does not fit in 64 bits"
+	}
+	return 0, &AnnotationError{Key: key, Item: clipEcho(item), Err: ErrBadNumber, Detail: detail}
+}
+
+func (t *enumTable) unknownNameError(item, lower string, ascii bool) *AnnotationError {
+	e := &AnnotationError{Key: t.key, Item: clipEcho(item), Err: ErrUnknownName}
+	switch {
+	case !utf8.ValidString(item):
+		e.Detail = "not valid UTF-8"
+		return e
+	case !ascii:
+		// A look-alike such as U+212A KELVIN SIGN prints like 'K'; show
+		// which character is the problem.
+		i := strings.IndexFunc(item, func(r rune) bool { return r >= utf8.RuneSelf })
+		r, _ := utf8.DecodeRuneInString(item[i:])
+		e.Detail = fmt.Sprintf("names are ASCII, this has %+q", r)
+		return e
+	}
+
+	// "BPF_MAP_TYPE_HASH": the user copied the C name.
+	if rest, ok := strings.CutPrefix(lower, strings.ToLower(t.cPrefix)); ok {
+		if _, known := t.byName[rest]; known {
+			e.Suggestions = []string{rest}
+			e.Detail = "leave out the " + t.cPrefix + " prefix"
+			return e
+		}
+	}
+
+	cands := make([]string, 0, len(t.byName))
+	cands = append(cands, t.canonical...)
+	for _, a := range t.aliases {
+		cands = append(cands, a.name)
+	}
+	e.Suggestions = suggestClosest(lower, cands, false)
+
+	// "xdp" under bpf.token/maps: right name, wrong key.
+	var elsewhere []string
+	for _, k := range Kinds {
+		if o := k.table(); o != t {
+			if _, ok := o.byName[lower]; ok {
+				elsewhere = append(elsewhere, o.key)
+			}
+		}
+	}
+	if len(elsewhere) > 0 {
+		e.Detail = "valid under " + strings.Join(elsewhere, " and ")
+	}
+	return e
+}
+
+func tooLongError(key, value string) *AnnotationError {
+	return &AnnotationError{Key: key, Item: clipEcho(value), Err: ErrTooLong,
+		Detail: fmt.Sprintf("%d bytes", len(value))}
+}
+
+// ParsePath validates and cleans a bpf.token/path value ("" -> DefaultPath).
+//
+// The path must be absolute, must not be "/" (that would hide the container's
+// root file system), and must not contain ".." components: the hook resolves
+// it inside the container root and must not be steered elsewhere. NUL, other
+// control characters and invalid UTF-8 are refused so that the path survives
+// logs and mountinfo intact.
+//
+// Unlike list items, the path is not trimmed: " " is a valid directory name,
+// and trimming would make ParsePath("/ /") = "/ " fail when parsed again.
+func ParsePath(p string) (string, error) {
+	if len(p) > maxAnnotationValueLen {
+		return "", tooLongError(AnnotationPath, p)
+	}
+	if p == "" {
+		return DefaultPath, nil
+	}
+	bad := func(detail string) (string, error) {
+		return "", &AnnotationError{Key: AnnotationPath, Item: clipEcho(p), Err: ErrBadPath, Detail: detail}
+	}
+	switch {
+	case len(p) > maxMountPathLen:
+		return bad(fmt.Sprintf("%d bytes, longer than PATH_MAX (%d)", len(p), maxMountPathLen))
+	case !utf8.ValidString(p):
+		return bad("not valid UTF-8")
+	case strings.ContainsRune(p, 0):
+		return bad("contains NUL")
+	case strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return bad("contains a control character")
+	case !strings.HasPrefix(p, "/"):
+		return bad("not absolute")
+	case slices.Contains(strings.Split(p, "/"), ".."):
+		return bad(`contains a ".." component`)
+	}
+	clean := path.Clean(p)
+	if clean == "/" {
+		return bad("that is the container's root")
+	}
+	return clean, nil
+}
+
+// clipEcho shortens s to about maxEchoLen bytes for error messages, at a rune
+// boundary when s is valid UTF-8.
+func clipEcho(s string) string {
+	if len(s) <= maxEchoLen {
+		return s
+	}
+	cut := maxEchoLen
+	for cut > maxEchoLen-utf8.UTFMax && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// echoToken prints a key or path as is when that is unambiguous, quoted
+// otherwise, and clipped either way.
+func echoToken(s string) string {
+	s = clipEcho(s)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
+			return strconv.Quote(s)
+		}
+	}
+	if s == "" {
+		return `""`
+	}
+	return s
+}
+
+// suggestClosest returns up to maxSuggestions candidates closest to s, best first
+// (ties in candidate order), among those close enough to be a plausible typo.
+// With onlyBest, only the candidates at the smallest distance are kept: there
+// are just five keys, and "bpf.token/cmd" should not also suggest others.
+func suggestClosest(s string, cands []string, onlyBest bool) []string {
+	// Nothing valid is this long; skip the quadratic work on junk.
+	if len(s) > 2*maxEchoLen {
+		return nil
+	}
+	// Allow about one edit per three characters: "hsh" -> "hash" but not
+	// "foo" -> "xdp". Beyond five edits a suggestion is more noise than help.
+	limit := min(max(2, len(s)/3), 5)
+	type scored struct {
+		name string
+		dist int
+	}
+	var hits []scored
+	for _, c := range cands {
+		d := limit + 1 // the length difference alone rules c out
+		if diff := len(s) - len(c); -limit <= diff && diff <= limit {
+			d = editDistance(s, c)
+		}
+		if d > limit {
+			// "socket" for "socket_filter": too far for a typo, but an
+			// obvious abbreviation. Rank it after the real typos.
+			if len(s) < 3 || !strings.HasPrefix(c, s) {
+				continue
+			}
+			d = limit + 1
+		}
+		hits = append(hits, scored{c, d})
+	}
+	slices.SortStableFunc(hits, func(a, b scored) int { return a.dist - b.dist })
+	var out []string
+	for _, h := range hits {
+		if len(out) == maxSuggestions || onlyBest && h.dist > hits[0].dist {
+			break
+		}
+		out = append(out, h.name)
+	}
+	return out
+}
+
+// editDistance is the optimal string alignment distance between a and b
+// (Levenshtein plus adjacent transpositions, the most common typo), on bytes:
+// every candidate is ASCII.
+func editDistance(a, b string) int {
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
+}
