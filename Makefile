@@ -1,4 +1,7 @@
 # nri-bpftoken
+
+# Go lives in /usr/local/go on the machines this targets.
+export PATH := $(PATH):/usr/local/go/bin
 GO        ?= go
 PREFIX    ?= /usr
 DESTDIR   ?=
@@ -29,6 +32,10 @@ bin/oci-hook: FORCE
 bin/tokencount: FORCE
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(STATIC_LDFLAGS)' -o $@ ./examples/tokencount
 
+# The probe the bats suites mount into containers (test/standin -probe).
+bin/standin: FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./test/standin
+
 FORCE:
 
 vet:
@@ -46,7 +53,7 @@ test-go:
 test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseAnnotations -fuzztime=$(FUZZTIME) ./pkg/spec
 
-test-bats: build
+test-bats: build bin/standin
 	test/podman/install-deps.sh
 	bats test/bats
 

@@ -82,7 +82,8 @@ func StartInUserNS(t testing.TB) int {
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
 		Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
-		Pdeathsig:   syscall.SIGKILL,
+		// No Pdeathsig: it fires when the forking thread exits, and code
+		// under test (userns.Namespaces.Do) ends threads on purpose.
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start process in a user namespace: %v", err)
