@@ -27,7 +27,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/version"
-	_ "github.com/nri-bpftoken/nri-bpftoken/pkg/userns/nsenter"
 )
 
 const name = "nri-bpftoken"

@@ -20,7 +20,6 @@ import (
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/bpffs"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
-	_ "github.com/nri-bpftoken/nri-bpftoken/pkg/userns/nsenter"
 )
 
 const name = "bpftoken-oci-hook"
@@ -129,6 +128,12 @@ func (h *hook) run(stdin io.Reader) error {
 		return err
 	}
 	h.log = h.log.WithFields(logrus.Fields{"container": st.ID, "pid": st.Pid})
+	// Runtimes copy config.json's annotations into the state; when they
+	// did and none asks for delegation, config.json need not be read.
+	if len(st.Annotations) > 0 && !spec.HasAnnotations(st.Annotations) {
+		h.log.Debug("no bpf.token/ annotation; nothing to do")
+		return nil
+	}
 	cfg, err := spec.LoadConfig(st.Bundle)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", st.ID, err)

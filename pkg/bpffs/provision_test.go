@@ -15,7 +15,6 @@ import (
 	"github.com/nri-bpftoken/nri-bpftoken/internal/testenv"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/bpffs"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
-	_ "github.com/nri-bpftoken/nri-bpftoken/pkg/userns/nsenter"
 )
 
 func TestProvision(t *testing.T) {

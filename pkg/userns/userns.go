@@ -3,18 +3,12 @@
 //
 // Its one hard constraint: a multi-threaded process cannot join a user
 // namespace (setns(CLONE_NEWUSER) fails with EINVAL), and every Go program is
-// multi-threaded. So the part that must run inside the container's user
-// namespace (opening a filesystem context owned by it) runs in a helper: this
-// binary re-executed, caught by the cgo constructor in package nsenter before
-// the Go runtime starts, which joins the namespaces, calls fsopen and passes
-// the fd back over a socketpair. A re-exec rather than a fork-time hook,
-// because only a fresh process is guaranteed single-threaded, and only a
-// constructor runs before the Go runtime spawns its threads. Joining just the
-// mount namespace needs no helper: it works on a locked OS thread that has
-// unshared its filesystem attributes, and that thread is never handed back to
-// the scheduler.
-//
-// Every binary that uses this package must import nsenter for its side effect.
+// multi-threaded. So the one step that must run inside the container's user
+// namespace, opening a filesystem context owned by it, runs in a
+// single-threaded child forked by the C code of package nsenter (see there
+// why a fork and not a re-exec). Joining just the mount namespace needs no
+// child: it works on a locked OS thread that has unshared its filesystem
+// attributes, and that thread is never handed back to the scheduler.
 package userns
 
 import (
@@ -22,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -170,7 +163,8 @@ func rootID(pid int, file string) (int, error) {
 // inside the namespaces, as the namespace's root user, so that the
 // superblock created from it belongs to the namespace's user namespace and
 // its root directory to the namespace's root. The caller owns the returned
-// fd (O_CLOEXEC) and must close it.
+// fd (O_CLOEXEC) and must close it. Failures inside the helper are
+// *HelperError.
 func (n *Namespaces) OpenFSContext(ctx context.Context, fstype string) (int, error) {
 	timeout := DefaultHelperTimeout
 	if deadline, ok := ctx.Deadline(); ok {
@@ -179,89 +173,16 @@ func (n *Namespaces) OpenFSContext(ctx context.Context, fstype string) (int, err
 			return -1, fmt.Errorf("open %s fs context in namespaces of pid %d: %w", fstype, n.Pid, context.DeadlineExceeded)
 		}
 	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	fd, err := nsenter.FSOpen(int(n.user.Fd()), int(n.mount.Fd()), fstype, timeout)
 	if err != nil {
-		return -1, fmt.Errorf("socketpair: %w", err)
-	}
-	ours := fds[0]
-	defer unix.Close(ours)
-	theirs := os.NewFile(uintptr(fds[1]), "nsenter-socket")
-	defer theirs.Close()
-
-	// The helper's parent-death signal follows the thread that started it;
-	// keep this goroutine on one thread until the helper is reaped.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-
-	cmd := &exec.Cmd{
-		Path: "/proc/self/exe",
-		Args: []string{"bpftoken-nsenter"},
-		// ExtraFiles become fds 3, 4 and 5 in the helper.
-		ExtraFiles:  []*os.File{n.user, n.mount, theirs},
-		Env:         []string{fmt.Sprintf("%s=3,4,5,%s", nsenter.EnvVar, fstype)},
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
-	}
-	if err := cmd.Start(); err != nil {
-		return -1, fmt.Errorf("start namespace helper: %w", err)
-	}
-	theirs.Close()
-
-	fd, recvErr := receiveFD(ours, timeout)
-	if recvErr != nil {
-		_ = cmd.Process.Kill()
-	}
-	waitErr := cmd.Wait()
-	if recvErr != nil {
-		return -1, fmt.Errorf("open %s fs context in namespaces of pid %d: %w", fstype, n.Pid, recvErr)
-	}
-	if waitErr != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("namespace helper for pid %d: %w", n.Pid, waitErr)
+		return -1, fmt.Errorf("open %s fs context in namespaces of pid %d: %w", fstype, n.Pid, err)
 	}
 	return fd, nil
 }
 
-// receiveFD reads the helper's one message: an fd, or the text of its error.
-func receiveFD(sock int, timeout time.Duration) (int, error) {
-	tv := unix.NsecToTimeval(timeout.Nanoseconds())
-	if err := unix.SetsockoptTimeval(sock, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return -1, fmt.Errorf("set helper timeout: %w", err)
-	}
-	buf := make([]byte, 512)
-	oob := make([]byte, unix.CmsgSpace(4))
-	for {
-		n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if errors.Is(err, unix.EAGAIN) {
-			return -1, fmt.Errorf("namespace helper did not answer within %s", timeout)
-		}
-		if err != nil {
-			return -1, fmt.Errorf("receive from namespace helper: %w", err)
-		}
-		if oobn > 0 {
-			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-			if err != nil {
-				return -1, fmt.Errorf("parse helper message: %w", err)
-			}
-			for _, m := range msgs {
-				fds, err := unix.ParseUnixRights(&m)
-				if err != nil || len(fds) == 0 {
-					continue
-				}
-				for _, extra := range fds[1:] {
-					unix.Close(extra)
-				}
-				return fds[0], nil
-			}
-		}
-		if n > 1 && buf[0] == 'E' {
-			return -1, parseHelperError(string(buf[1:n]))
-		}
-		return -1, errors.New("namespace helper exited without an answer")
-	}
-}
+// HelperError is a failure inside the namespace helper: the step that failed
+// and the errno it got (errors.Is works on the errno).
+type HelperError = nsenter.Error
 
 // Do runs fn on an OS thread that has joined the mount namespace. The thread
 // is discarded afterwards (never returned to the Go scheduler), so nothing
@@ -291,24 +212,4 @@ func (n *Namespaces) Do(fn func() error) error {
 		errc <- fn()
 	}()
 	return <-errc
-}
-
-// HelperError is a failure inside the namespace helper: the step that failed
-// and the errno it got, so that callers can branch with errors.Is.
-type HelperError struct {
-	Step  string
-	Errno syscall.Errno
-}
-
-func (e *HelperError) Error() string { return e.Step + ": " + e.Errno.Error() }
-func (e *HelperError) Unwrap() error { return e.Errno }
-
-// parseHelperError decodes "<errno>:<step>".
-func parseHelperError(msg string) error {
-	num, step, ok := strings.Cut(msg, ":")
-	errno, err := strconv.Atoi(num)
-	if !ok || err != nil {
-		return fmt.Errorf("namespace helper: %s", msg)
-	}
-	return &HelperError{Step: step, Errno: syscall.Errno(errno)}
 }

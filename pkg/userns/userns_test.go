@@ -13,7 +13,6 @@ import (
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/testenv"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
-	_ "github.com/nri-bpftoken/nri-bpftoken/pkg/userns/nsenter"
 )
 
 func TestOpenRefuses(t *testing.T) {

@@ -74,8 +74,8 @@ assert_host_clean() {
 		grep ' - bpf ' /proc/self/mountinfo >&2
 		return 1
 	fi
-	if pgrep -f '^bpftoken-nsenter' >/dev/null; then
-		echo "namespace helper processes left: $(pgrep -af '^bpftoken-nsenter')" >&2
+	if pgrep -x bpftoken-helper >/dev/null; then
+		echo "namespace helper processes left: $(pgrep -a -x bpftoken-helper)" >&2
 		return 1
 	fi
 	if [ -n "$(tpodman ps -aq)" ]; then

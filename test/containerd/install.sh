@@ -47,11 +47,12 @@ command -v go >/dev/null || die "go not found in PATH"
 
 # --- Debian packages ---------------------------------------------------------
 pkgs="libseccomp-dev pkg-config gcc libc6-dev jq iproute2 tar"
+# One dpkg-query for all: packages not installed are listed as missing.
+# shellcheck disable=SC2086
+installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $pkgs 2>/dev/null | awk '$1 == "ii" {print $2}')
 missing=
 for p in $pkgs; do
-  if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
-    missing="$missing $p"
-  fi
+  grep -qx -- "$p" <<<"$installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
   log "apt-get install:$missing"

@@ -21,9 +21,14 @@
 #                                 NAME in the k8s.io namespace; CMD defaults to a
 #                                 shell that sleeps and exits 0 on SIGTERM, so the
 #                                 image also serves as the sandbox (pause) image
-#   ctd_run_pod NAME [--userns] [--hostnet] [--annotation K=V]... [--label K=V]...
+#   ctd_run_pod NAME [--userns] [--hostnet] [--namespace NS] [--annotation K=V]...
+#                 [--label K=V]...
 #                                 run a pod sandbox, echo its id; the config is
-#                                 $CTD_ROOT/pods/NAME.json (see ctd_pod_config)
+#                                 $CTD_ROOT/pods/NAME.json (see ctd_pod_config).
+#                                 --userns: uids/gids 0 -> 100000, 65536 (mode POD);
+#                                 --hostnet: host network, no hostname. Pod network
+#                                 otherwise (bridge + host-local). The sandbox image
+#                                 must have been imported (ctd_import_image) first.
 #   ctd_create_container POD_ID POD_CONFIG NAME IMAGE [--annotation K=V]...
 #                 [--label K=V]... [--cap CAP]... [--env K=V]... [--mount HOST:CTR[:ro]]...
 #                 [--privileged] [-- CMD ARG...]
@@ -66,7 +71,6 @@ _ctd_err() { echo "ctd: $*" >&2; }
 _ctd_runid() { printf '%s' "$CTD_ROOT" | sha256sum | cut -c1-10; }
 _ctd_cgroup_parent() { echo "/ctd-$(_ctd_runid)"; }
 _ctd_cni_net() { echo "bpftk-$(_ctd_runid)"; }
-_ctd_sock() { echo "$CTD_ROOT/containerd.sock"; }
 
 # Shim sockets are <socket_dir>/<64 hex>; containerd allows at most 42
 # characters for socket_dir. Use $CTD_ROOT/s when short enough.
@@ -237,12 +241,13 @@ EOF
 }
 
 _ctd_pid() {
-  local pid
+  local pid cmd
   [ -n "${CTD_ROOT:-}" ] && [ -f "$CTD_ROOT/containerd.pid" ] || return 1
   pid=$(cat "$CTD_ROOT/containerd.pid" 2>/dev/null) || return 1
   [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
   # Only our containerd: its command line names our config.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$CTD_ROOT/config.toml" || return 1
+  cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+  [[ $cmd == *"$CTD_ROOT/config.toml"* ]] || return 1
   echo "$pid"
 }
 
@@ -280,7 +285,7 @@ _ctd_wait_ready() {
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
       _ctd_err "containerd not ready after ${CTD_START_TIMEOUT:-30}s"
-      [ -n "${info:-}" ] && echo "$info" | head -n 40 >&2
+      if [ -n "${info:-}" ]; then head -n 40 <<<"$info" >&2; fi
       ctd_logs 30
       return 1
     fi
@@ -302,12 +307,12 @@ _ctd_stop_daemon() {
   for ((i = 0; i < ${CTD_STOP_TIMEOUT:-10} * 10; i++)); do
     [ -d "/proc/$pid" ] || break
     # A zombie child of this shell counts as gone.
-    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && break
+    if [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then break; fi
     sleep 0.1
   done
   if [ -d "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; then
     _ctd_err "containerd (pid $pid) ignored SIGTERM; killing"
-    kill -KILL "$pid" 2>/dev/null
+    kill -KILL "$pid" 2>/dev/null || true
     sleep 0.2
   fi
   wait "$pid" 2>/dev/null || true
@@ -344,7 +349,7 @@ _ctd_leftover_pids() {
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
     case $self in *" $p "*) continue ;; esac
-    cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
     if [[ $cmd == *"$CTD_ROOT/"* || $cmd == *"$sd"* ]] ||
       grep -qF -- ":$cg" "/proc/$p/cgroup" 2>/dev/null; then
       echo "$p"
@@ -363,7 +368,7 @@ _ctd_kill_leftovers() {
       done)"
     fi
     # shellcheck disable=SC2086
-    kill -KILL $pids 2>/dev/null
+    kill -KILL $pids 2>/dev/null || true
     sleep 0.1
   done
   _ctd_err "processes still alive: $(_ctd_leftover_pids | tr '\n' ' ')"
@@ -406,7 +411,7 @@ _ctd_remove_cgroups() {
     while read -r mp; do
       [ -d "$mp$cg" ] || continue
       find "$mp$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-      [ -d "$mp$cg" ] && _ctd_err "cgroup $mp$cg not removed"
+      if [ -d "$mp$cg" ]; then _ctd_err "cgroup $mp$cg not removed"; fi
     done
   return 0
 }
@@ -429,8 +434,16 @@ ctd_stop() {
     ip link del dev "$br" 2>/dev/null || { _ctd_err "cannot delete bridge $br"; rc=1; }
   fi
   _ctd_remove_cgroups
-  # libcni's result cache is global; our entries carry our network name.
+  # libcni's result cache is global: entries are NETWORK-SANDBOXID-IFNAME,
+  # for our network and containerd's own "cni-loopback". They stay behind when
+  # containerd died before tearing its pods down.
   rm -f /var/lib/cni/results/"$(_ctd_cni_net)"-* 2>/dev/null || true
+  local sb
+  for sb in "$CTD_ROOT"/root/io.containerd.grpc.v1.cri/sandboxes/* \
+    "$CTD_ROOT"/state/io.containerd.grpc.v1.cri/sandboxes/*; do
+    [ -e "$sb" ] || continue
+    rm -f /var/lib/cni/results/*-"${sb##*/}"-* 2>/dev/null || true
+  done
   if [ "$rc" = 0 ]; then
     rm -rf --one-file-system -- "$CTD_ROOT" "$(_ctd_socket_dir)" ||
       { _ctd_err "cannot remove $CTD_ROOT"; rc=1; }
@@ -475,7 +488,7 @@ ctd_import_image() {
   ctd_init >/dev/null || return 1
   arch=$(_ctd_arch)
   if [ $# -gt 0 ]; then
-    cmd=$(jq -cn '$ARGS.positional' --args "$@") || return 1
+    cmd=$(_ctd_json_array "$@") || return 1
   else
     cmd='["/bin/sh","-c","trap \"exit 0\" TERM INT; while :; do sleep 3600 & wait; done"]'
   fi
@@ -551,21 +564,34 @@ ctd_import_image() {
 
 ctd_pod_config() { echo "$CTD_ROOT/pods/$1.json"; }
 
+# ARGS... -> JSON array of strings. Each value goes in through --arg: jq 1.6
+# would take a positional "-c" or "-n" after --args for one of its options.
+_ctd_json_array() {
+  local -a jqargs=()
+  local i=0 a
+  for a in "$@"; do
+    jqargs+=(--arg "$(printf 'a%06d' "$i")" "$a")
+    i=$((i + 1))
+  done
+  jq -cn "${jqargs[@]}" '$ARGS.named | to_entries | sort_by(.key) | map(.value)'
+}
+
+# K=V... -> JSON object
 _ctd_kv_object() {
-  # K=V... -> JSON object
-  jq -cn '[$ARGS.positional[] | capture("^(?<key>[^=]*)=(?<value>.*)$"; "s")] | from_entries' --args "$@"
+  _ctd_json_array "$@" | jq -c 'map(split("=") | {key: .[0], value: (.[1:] | join("="))}) | from_entries'
 }
 
 ctd_run_pod() {
   if [ $# -lt 1 ]; then
-    _ctd_err "usage: ctd_run_pod NAME [--userns] [--hostnet] [--annotation K=V]... [--label K=V]..."
+    _ctd_err "usage: ctd_run_pod NAME [--userns] [--hostnet] [--namespace NS] [--annotation K=V]... [--label K=V]..."
     return 1
   fi
-  local name=$1 userns=0 hostnet=0 uid cfg id
+  local name=$1 userns=0 hostnet=0 ns=default uid cfg id
   local -a annotations=() labels=()
   shift
   while [ $# -gt 0 ]; do
     case $1 in
+    --namespace) ns=$2; shift 2 ;;
     --userns) userns=1; shift ;;
     --hostnet) hostnet=1; shift ;;
     --annotation) annotations+=("$2"); shift 2 ;;
@@ -577,15 +603,17 @@ ctd_run_pod() {
   cfg=$(ctd_pod_config "$name")
   mkdir -p "$CTD_ROOT/logs/$name-$uid"
   jq -n \
-    --arg name "$name" --arg uid "$uid" --arg logdir "$CTD_ROOT/logs/$name-$uid" \
+    --arg name "$name" --arg uid "$uid" --arg ns "$ns" --arg logdir "$CTD_ROOT/logs/$name-$uid" \
     --arg cgparent "$(_ctd_cgroup_parent)/pod$uid" \
     --argjson annotations "$(_ctd_kv_object "${annotations[@]}")" \
     --argjson labels "$(_ctd_kv_object "${labels[@]}")" \
     --argjson userns "$userns" --argjson hostnet "$hostnet" '
     {
-      metadata: {name: $name, uid: $uid, namespace: "default", attempt: 0},
+      metadata: {name: $name, uid: $uid, namespace: $ns, attempt: 0},
       log_directory: $logdir,
-      labels: $labels,
+      # The labels kubelet puts on every sandbox.
+      labels: ({"io.kubernetes.pod.name": $name, "io.kubernetes.pod.namespace": $ns,
+                "io.kubernetes.pod.uid": $uid} + $labels),
       annotations: $annotations,
       linux: {
         cgroup_parent: $cgparent,
@@ -640,16 +668,20 @@ ctd_create_container() {
     --argjson annotations "$(_ctd_kv_object "${annotations[@]}")" \
     --argjson labels "$(_ctd_kv_object "${labels[@]}")" \
     --argjson envs "$(_ctd_kv_object "${envs[@]}")" \
-    --argjson caps "$(jq -cn '$ARGS.positional' --args "${caps[@]}")" \
-    --argjson mounts "$(jq -cn '[$ARGS.positional[] | split(":") |
-        {host_path: .[0], container_path: .[1], readonly: (.[2] == "ro")}]' --args "${mounts[@]}")" \
-    --argjson cmd "$(jq -cn '$ARGS.positional' --args "${cmd[@]}")" \
+    --argjson caps "$(_ctd_json_array "${caps[@]}")" \
+    --argjson mounts "$(_ctd_json_array "${mounts[@]}" | jq -c 'map(split(":") |
+        {host_path: .[0], container_path: .[1], readonly: (.[2] == "ro")})')" \
+    --argjson cmd "$(_ctd_json_array "${cmd[@]}")" \
     --argjson privileged "$privileged" \
     --slurpfile pod "$podcfg" '
     {
       metadata: {name: $name, attempt: 0},
       image: {image: $image},
-      labels: $labels,
+      # The labels kubelet puts on every container.
+      labels: ({"io.kubernetes.container.name": $name,
+                "io.kubernetes.pod.name": $pod[0].metadata.name,
+                "io.kubernetes.pod.namespace": $pod[0].metadata.namespace,
+                "io.kubernetes.pod.uid": $pod[0].metadata.uid} + $labels),
       annotations: $annotations,
       envs: ($envs | to_entries | map({key, value})),
       mounts: $mounts,

@@ -151,6 +151,23 @@ func TestHookWithoutAnnotationDoesNothing(t *testing.T) {
 	checkHostUnchanged(t, before)
 }
 
+func TestHookTrustsStateAnnotations(t *testing.T) {
+	c := startContainer(t, nil)
+	// No config.json at all: with annotations in the state and none of
+	// them ours, the hook must not need it.
+	state := strings.Replace(c.state(), `"status"`, `"annotations":{"org.example/x":"y"},"status"`, 1)
+	if res := runHook(t, state); res.code != 0 {
+		t.Fatalf("hook exited %d: %s", res.code, res.stderr)
+	}
+	// With ours in the state, it reads config.json, and says which.
+	state = strings.Replace(c.state(), `"status"`, `"annotations":{"bpf.token/cmds":"map_create"},"status"`, 1)
+	res := runHook(t, state)
+	if res.code == 0 {
+		t.Fatal("hook succeeded without config.json")
+	}
+	checkOneLine(t, res.stderr, []string{c.id, filepath.Join(c.Bundle, "config.json")})
+}
+
 func TestHookRefusals(t *testing.T) {
 	hostDir := worldDir(t) // a host directory an escape would land in
 	tests := []struct {

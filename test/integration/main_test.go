@@ -284,7 +284,8 @@ func checkHostUnchanged(t *testing.T, before hostState) {
 	}
 }
 
-// helperProcesses lists pids whose argv[0] is the namespace helper's.
+// helperProcesses lists pids of namespace helpers (forked children named
+// "bpftoken-helper").
 func helperProcesses(t *testing.T) []int {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
@@ -297,8 +298,8 @@ func helperProcesses(t *testing.T) []int {
 		if err != nil {
 			continue
 		}
-		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err == nil && bytes.HasPrefix(cmdline, []byte("bpftoken-nsenter\x00")) {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err == nil && string(bytes.TrimSpace(comm)) == "bpftoken-helper" {
 			out = append(out, pid)
 		}
 	}

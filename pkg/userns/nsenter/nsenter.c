@@ -1,89 +1,151 @@
-// The single-threaded half of pkg/userns: when the environment variable
-// _BPFTOKEN_NSENTER is set, this constructor runs before the Go runtime has
-// started any thread, joins the user and mount namespaces it was given, opens
-// a filesystem context there and hands its fd back over a unix socket. It
-// never returns to Go in that case. Without the variable it returns at once.
-//
-// Protocol (all fds are inherited from the parent, numbers passed in the
-// environment variable as "USERNS_FD,MNTNS_FD,SOCK_FD,FSTYPE"):
-//   success: one byte 'F' with the fs context fd attached (SCM_RIGHTS), exit 0
-//   failure: "E<errno>:<step>" as plain bytes, exit 1
+// The single-threaded half of pkg/userns. bpftoken_fsopen_in forks: the child
+// of fork() has exactly one thread, which is what setns(CLONE_NEWUSER)
+// demands, and it runs nothing but the raw system calls below before _exit,
+// so it never touches the Go runtime or any lock another thread of the
+// parent may have held. It joins the user namespace, becomes that
+// namespace's root, joins the mount namespace, opens a filesystem context
+// and passes its fd back over a socketpair.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "nsenter.h"
 
 #ifndef FSOPEN_CLOEXEC
 #define FSOPEN_CLOEXEC 0x00000001
 #endif
 
-static void fail(int sock, const char *step) {
-	char msg[256];
-	int n = snprintf(msg, sizeof msg, "E%d:%s", errno, step);
-	if (n > 0) {
-		if (n >= (int)sizeof msg)
-			n = sizeof msg - 1;
-		(void)!write(sock, msg, n);
-	}
-	_exit(1);
+// Steps, reported back as one byte so that the child formats nothing.
+static const char *const steps[] = {
+	[STEP_NONE] = "",
+	[STEP_PDEATHSIG] = "set parent-death signal",
+	[STEP_USERNS] = "join user namespace",
+	[STEP_SETGID] = "become gid 0 in the user namespace (is gid 0 mapped?)",
+	[STEP_SETUID] = "become uid 0 in the user namespace (is uid 0 mapped?)",
+	[STEP_MNTNS] = "join mount namespace",
+	[STEP_FSOPEN] = "fsopen",
+};
+
+const char *bpftoken_step_name(int step) {
+	if (step < 0 || step >= (int)(sizeof steps / sizeof steps[0]))
+		return "namespace helper";
+	return steps[step];
 }
 
-static void send_fd(int sock, int fd) {
-	char tag = 'F';
+// child_fail sends {step, errno} and exits. Raw syscalls only.
+static void child_fail(int sock, int step) {
+	int msg[2] = {step, errno};
+	(void)!syscall(SYS_sendto, sock, msg, sizeof msg, MSG_NOSIGNAL, NULL, 0);
+	syscall(SYS_exit_group, 1);
+}
+
+static void child(int sock, int userns, int mntns, const char *fstype, pid_t parent) {
+	// The parent's thread blocked every signal around fork; keep it so: a
+	// Go signal handler must never run in this copy of the process.
+	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		child_fail(sock, STEP_PDEATHSIG);
+	if (syscall(SYS_getppid) != parent)
+		syscall(SYS_exit_group, 1);
+	(void)syscall(SYS_prctl, PR_SET_NAME, "bpftoken-helper", 0, 0, 0);
+	if (syscall(SYS_setns, userns, CLONE_NEWUSER) < 0)
+		child_fail(sock, STEP_USERNS);
+	// The bpffs root is owned by the opener's fsuid/fsgid: become the
+	// container's root. Supplementary groups may be locked ("setgroups
+	// deny"); they play no part in ownership.
+	(void)syscall(SYS_setgroups, 0, NULL);
+	if (syscall(SYS_setresgid, 0, 0, 0) < 0)
+		child_fail(sock, STEP_SETGID);
+	if (syscall(SYS_setresuid, 0, 0, 0) < 0)
+		child_fail(sock, STEP_SETUID);
+	if (syscall(SYS_setns, mntns, CLONE_NEWNS) < 0)
+		child_fail(sock, STEP_MNTNS);
+	int fs = syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
+	if (fs < 0)
+		child_fail(sock, STEP_FSOPEN);
+
+	int ok[2] = {STEP_NONE, 0};
 	char buf[CMSG_SPACE(sizeof(int))];
-	struct iovec io = {.iov_base = &tag, .iov_len = 1};
-	struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf};
 	memset(buf, 0, sizeof buf);
+	struct iovec io = {.iov_base = ok, .iov_len = sizeof ok};
+	struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	if (sendmsg(sock, &m, MSG_NOSIGNAL) < 0)
-		_exit(1);
+	memcpy(CMSG_DATA(cm), &fs, sizeof(int));
+	if (syscall(SYS_sendmsg, sock, &m, MSG_NOSIGNAL) < 0)
+		syscall(SYS_exit_group, 1);
+	syscall(SYS_exit_group, 0);
 }
 
-__attribute__((constructor)) static void bpftoken_nsenter(void) {
-	const char *env = getenv("_BPFTOKEN_NSENTER");
-	if (env == NULL || *env == '\0')
-		return;
+int bpftoken_fsopen_in(int userns, int mntns, const char *fstype, int timeout_ms, int *step, int *err) {
+	*step = STEP_NONE;
+	*err = 0;
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		*err = errno;
+		return -1;
+	}
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid == 0) {
+		child(sp[1], userns, mntns, fstype, parent);
+		syscall(SYS_exit_group, 1);
+	}
+	int fork_errno = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(sp[1]);
+	if (pid < 0) {
+		close(sp[0]);
+		*err = fork_errno;
+		return -1;
+	}
 
-	int userns = -1, mntns = -1, sock = -1;
-	char fstype[32] = {0};
-	if (sscanf(env, "%d,%d,%d,%31s", &userns, &mntns, &sock, fstype) != 4 || sock < 0)
-		_exit(2);
-
-	// If the parent dies, nothing should keep running on its behalf.
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		fail(sock, "prctl PR_SET_PDEATHSIG");
-	if (getppid() == 1)
-		_exit(1);
-
-	if (setns(userns, CLONE_NEWUSER) < 0)
-		fail(sock, "join user namespace");
-	// Become the container's root so that the filesystem's root inode is owned
-	// by it (bpffs takes the opener's fsuid/fsgid). Supplementary groups may be
-	// locked ("setgroups deny"); they do not matter for ownership.
-	(void)!setgroups(0, NULL);
-	if (setresgid(0, 0, 0) < 0)
-		fail(sock, "become gid 0 in the user namespace (is gid 0 mapped?)");
-	if (setresuid(0, 0, 0) < 0)
-		fail(sock, "become uid 0 in the user namespace (is uid 0 mapped?)");
-	if (setns(mntns, CLONE_NEWNS) < 0)
-		fail(sock, "join mount namespace");
-
-	int fs = syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
-	if (fs < 0)
-		fail(sock, "fsopen");
-	send_fd(sock, fs);
-	_exit(0);
+	int fd = -1;
+	struct pollfd pfd = {.fd = sp[0], .events = POLLIN};
+	int n;
+	do
+		n = poll(&pfd, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n == 0) {
+		*err = ETIMEDOUT;
+	} else if (n < 0) {
+		*err = errno;
+	} else {
+		int msg[2] = {0, 0};
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct iovec io = {.iov_base = msg, .iov_len = sizeof msg};
+		struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf};
+		ssize_t got = recvmsg(sp[0], &m, MSG_CMSG_CLOEXEC);
+		struct cmsghdr *cm = got > 0 ? CMSG_FIRSTHDR(&m) : NULL;
+		if (got == (ssize_t)sizeof msg && msg[0] == STEP_NONE && cm != NULL &&
+		    cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		} else if (got == (ssize_t)sizeof msg && msg[0] != STEP_NONE) {
+			*step = msg[0];
+			*err = msg[1];
+		} else {
+			*err = got < 0 ? errno : ECHILD; // exited without an answer
+		}
+	}
+	close(sp[0]);
+	if (fd < 0)
+		kill(pid, SIGKILL);
+	int status;
+	while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
+		;
+	return fd;
 }
