@@ -13,9 +13,9 @@ BENCH_N   ?= 200
 HOOKS_LIBEXEC := $(PREFIX)/libexec/oci/hooks.d
 HOOKS_JSON    := $(PREFIX)/share/containers/oci/hooks.d
 
-# The hook is linked statically: it re-executes itself as the namespace
-# helper on every annotated container, and a static binary starts without
-# the dynamic loader's work (see docs in pkg/userns).
+# The hook and the plugin are linked statically (cgo, for pkg/userns/nsenter):
+# the hook starts on every annotated container, and a static binary starts
+# without the dynamic loader's work; the plugin runs in minimal images.
 HOOK_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version.Version=$(VERSION) \
 	-linkmode external -extldflags=-static
 STATIC_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version.Version=$(VERSION)
@@ -24,10 +24,13 @@ STATIC_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version
 
 all: build
 
-build: bin/oci-hook bin/tokencount
+build: bin/oci-hook bin/nri-bpftoken bin/tokencount
 
 bin/oci-hook: FORCE
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(HOOK_LDFLAGS)' -o $@ ./cmd/oci-hook
+
+bin/nri-bpftoken: FORCE
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(HOOK_LDFLAGS)' -o $@ ./cmd/nri-bpftoken
 
 bin/tokencount: FORCE
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(STATIC_LDFLAGS)' -o $@ ./examples/tokencount
@@ -44,7 +47,8 @@ vet:
 	$(GO) vet ./...
 
 # Everything: unit tests, privileged tests on the real kernel, a bounded fuzz
-# run, and the bats suite on real podman. Run as root.
+# run, and the bats suites on real podman and on a real containerd (built
+# from the Go module proxy by test/containerd/install.sh). Run as root.
 test: vet test-go test-fuzz test-bats
 
 test-go:

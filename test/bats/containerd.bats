@@ -1,0 +1,225 @@
+#!/usr/bin/env bats
+# The NRI plugin on a real containerd 2.x (built by test/containerd/install.sh)
+# with user-namespace pods, driven through CRI with crictl.
+
+load ../containerd/lib
+
+REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+IMAGE=localhost/bpftoken-test:latest
+PROBE=(--mount "$REPO/bin/standin:/usr/local/bin/probe:ro")
+# What examples/tokencount (cilium/ebpf, a socket filter) needs.
+TOKENCOUNT_ANN=(
+	--annotation bpf.token/cmds=map_create,prog_load
+	--annotation bpf.token/maps=array
+	--annotation bpf.token/progs=socket_filter
+	--annotation bpf.token/attachs=cgroup_inet_ingress
+)
+
+setup_file() {
+	"$REPO/test/containerd/install.sh" >&3 2>&1
+	ctd_init
+	ctd_start
+	"$REPO/test/images/build-image.sh" --tokencount "$REPO/bin/tokencount" --out "$CTD_ROOT/image.tar" >/dev/null
+	ctd_import_image "$CTD_ROOT/image.tar" "$IMAGE"
+	export PLUGIN_LOG="$CTD_ROOT/nri-bpftoken.log"
+	start_plugin
+}
+
+teardown_file() {
+	stop_plugin
+	ctd_stop
+}
+
+setup() {
+	HOST_BPF_BEFORE=$(grep -c ' - bpf ' /proc/self/mountinfo || true)
+}
+
+teardown() {
+	ctd_crictl rmp -fa >/dev/null 2>&1 || true
+	assert_host_clean
+	if [ "$BATS_TEST_COMPLETED" != 1 ]; then
+		ctd_logs 30
+		echo "--- tail of $PLUGIN_LOG" >&2
+		tail -n 30 "$PLUGIN_LOG" >&2 || true
+	fi
+}
+
+# start_plugin runs bin/nri-bpftoken as an external plugin and waits until
+# containerd has configured it.
+start_plugin() {
+	local before
+	before=$(grep -c 'connected to runtime' "$PLUGIN_LOG" 2>/dev/null || true)
+	"$REPO/bin/nri-bpftoken" -idx 10 -socket-path "$CTD_ROOT/nri.sock" \
+		-log-level debug -log-file "$PLUGIN_LOG" 3>&- &
+	echo $! >"$CTD_ROOT/nri-bpftoken.pid"
+	wait_for_log "connected to runtime" $((before + 1))
+	wait_for_log "synchronized with runtime" $((before + 1))
+}
+
+stop_plugin() {
+	local pid
+	pid=$(cat "$CTD_ROOT/nri-bpftoken.pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	rm -f "$CTD_ROOT/nri-bpftoken.pid"
+}
+
+# wait_for_log TEXT COUNT: until the plugin's log has COUNT lines with TEXT.
+wait_for_log() {
+	local i
+	for i in $(seq 100); do
+		[ "$(grep -c "$1" "$PLUGIN_LOG" 2>/dev/null || true)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "plugin log never had $2 x '$1'" >&2
+	return 1
+}
+
+assert_host_clean() {
+	local now
+	now=$(grep -c ' - bpf ' /proc/self/mountinfo || true)
+	if [ "$now" != "$HOST_BPF_BEFORE" ]; then
+		echo "host has $now bpffs mounts, had $HOST_BPF_BEFORE" >&2
+		return 1
+	fi
+	if pgrep -x bpftoken-helper >/dev/null; then
+		echo "namespace helpers left: $(pgrep -a -x bpftoken-helper)" >&2
+		return 1
+	fi
+}
+
+# run_to_exit POD NAME ARGS...: create and start a container, wait for it to
+# exit; its logs go to $output and its exit code to $exit_code.
+run_to_exit() {
+	local pod=$1 name=$2 id
+	shift 2
+	id=$(ctd_create_container "$pod" "$POD_NAME" "$name" "$IMAGE" "$@")
+	ctd_start_container "$id"
+	ctd_wait_container "$id" EXITED 30
+	exit_code=$(ctd_crictl inspect -o json "$id" | jq -r .status.exitCode)
+	output=$(ctd_crictl logs "$id" 2>&1)
+	echo "$name (exit $exit_code): $output"
+}
+
+verdict() {
+	jq -r --arg k "$1" '.[$k] // "missing"' <<<"$output"
+}
+
+@test "user-namespace pod with pod-wide annotations: tokencount runs in each container" {
+	POD_NAME=wide
+	pod=$(ctd_run_pod wide --userns "${TOKENCOUNT_ANN[@]}")
+	run_to_exit "$pod" one --cap BPF -- tokencount -packets 5
+	[ "$exit_code" = 0 ]
+	[[ "$output" == *"loaded socket_filter via BPF token, counted 5 packets"* ]]
+	run_to_exit "$pod" two --cap BPF -- tokencount -packets 6
+	[ "$exit_code" = 0 ]
+	[[ "$output" == *"counted 6 packets"* ]]
+	grep -q 'delegated bpffs mounted.*container="pod default/wide container one"' "$PLUGIN_LOG"
+	grep -q 'delegated bpffs mounted.*container="pod default/wide container two"' "$PLUGIN_LOG"
+}
+
+@test "per-container override and none opt-out in a two-container pod" {
+	POD_NAME=mixed
+	pod=$(ctd_run_pod mixed --userns "${TOKENCOUNT_ANN[@]}" \
+		--annotation 'bpf.token/container.hashes={"cmds": "map_create", "maps": ["hash"]}' \
+		--annotation 'bpf.token/container.plain=none')
+	run_to_exit "$pod" hashes --cap BPF "${PROBE[@]}" -- probe -probe /sys/fs/bpf
+	[ "$exit_code" = 0 ]
+	[ "$(verdict token)" = ok ]
+	[ "$(verdict hash)" = ok ]
+	[ "$(verdict array)" = EPERM ]
+	[ "$(verdict socket_filter)" = EPERM ]
+	run_to_exit "$pod" plain --cap BPF -- sh -c "grep -c ' - bpf ' /proc/self/mountinfo"
+	[ "$output" = 0 ]
+	run_to_exit "$pod" plain2 --cap BPF -- tokencount -packets 2
+	[ "$exit_code" = 0 ]
+	[[ "$output" == *"counted 2 packets"* ]]
+}
+
+@test "no annotation: nothing is mounted" {
+	POD_NAME=none
+	pod=$(ctd_run_pod none --userns)
+	run_to_exit "$pod" c --cap BPF -- sh -c "grep -c ' - bpf ' /proc/self/mountinfo"
+	[ "$output" = 0 ]
+	run_to_exit "$pod" d --cap BPF -- tokencount
+	[ "$exit_code" = 1 ]
+	[[ "$output" == *EPERM* ]]
+}
+
+@test "a pod without a user namespace asking is refused with the plugin's message" {
+	pod=$(ctd_run_pod hostusers "${TOKENCOUNT_ANN[@]}")
+	run ctd_create_container "$pod" hostusers c "$IMAGE" --cap BPF -- true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"pod default/hostusers container c: bpf.token/ annotations ask for a BPF token, but the container has no user namespace of its own"*"hostUsers: false"* ]]
+}
+
+@test "a malformed annotation is refused, naming key and item" {
+	pod=$(ctd_run_pod bad --userns --annotation bpf.token/maps=array,hsh)
+	run ctd_create_container "$pod" bad c "$IMAGE" -- true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	output=${output//\\\"/\"} # crictl's klog line escapes quotes
+	[[ "$output" == *'annotation bpf.token/maps: unknown map type "hsh" (did you mean "hash"?)'* ]]
+	pod=$(ctd_run_pod bad2 --userns --annotation 'bpf.token/container.c={"maps": "arrray"}')
+	run ctd_create_container "$pod" bad2 c "$IMAGE" -- true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	output=${output//\\\"/\"}
+	[[ "$output" == *'annotation bpf.token/container.c, field maps: unknown map type "arrray"'* ]]
+}
+
+@test "a path other than /sys/fs/bpf: mounted there, and LIBBPF_BPF_TOKEN_PATH points at it" {
+	POD_NAME=path
+	pod=$(ctd_run_pod path --userns "${TOKENCOUNT_ANN[@]}" --annotation bpf.token/path=/run/bpf)
+	run_to_exit "$pod" c --cap BPF -- sh -c 'echo "$LIBBPF_BPF_TOKEN_PATH"; grep -c " /run/bpf .* - bpf " /proc/self/mountinfo; tokencount -packets 3'
+	[ "$exit_code" = 0 ]
+	[ "$(sed -n 1p <<<"$output")" = /run/bpf ]
+	[ "$(sed -n 2p <<<"$output")" = 1 ]
+	[[ "$output" == *"counted 3 packets"* ]]
+}
+
+@test "removing the pod leaves nothing on the host" {
+	POD_NAME=gone
+	pod=$(ctd_run_pod gone --userns "${TOKENCOUNT_ANN[@]}")
+	id=$(ctd_create_container "$pod" gone c "$IMAGE" --cap BPF -- sleep 600)
+	ctd_start_container "$id"
+	pid=$(ctd_container_pid "$id")
+	grep -q ' /sys/fs/bpf .* - bpf ' "/proc/$pid/mountinfo"
+	ctd_crictl stopp "$pod" >/dev/null
+	ctd_crictl rmp "$pod" >/dev/null
+	[ -z "$(ctd_crictl pods -q --id "$pod")" ]
+	assert_host_clean
+}
+
+@test "plugin killed between create and start, then restarted: it recovers and the container gets its bpffs" {
+	POD_NAME=crash
+	pod=$(ctd_run_pod crash --userns "${TOKENCOUNT_ANN[@]}")
+	id=$(ctd_create_container "$pod" crash c "$IMAGE" --cap BPF -- tokencount -packets 4)
+	kill -9 "$(cat "$CTD_ROOT/nri-bpftoken.pid")"
+	pgrep -x bpftoken-helper && false
+	start_plugin
+	grep 'synchronized with runtime' "$PLUGIN_LOG" | tail -1 | grep -q 'pending=1'
+	ctd_start_container "$id"
+	ctd_wait_container "$id" EXITED 30
+	output=$(ctd_crictl logs "$id" 2>&1)
+	echo "$output"
+	[[ "$output" == *"counted 4 packets"* ]]
+}
+
+@test "containerd restarts: the plugin reconnects and the next pod works" {
+	before=$(grep -c 'connected to runtime' "$PLUGIN_LOG")
+	ctd_restart
+	wait_for_log "connection to the runtime lost" 1
+	wait_for_log "connected to runtime" $((before + 1))
+	# The same plugin process is still serving.
+	kill -0 "$(cat "$CTD_ROOT/nri-bpftoken.pid")"
+	POD_NAME=after
+	for _ in $(seq 50); do
+		pod=$(ctd_run_pod after --userns "${TOKENCOUNT_ANN[@]}" 2>/dev/null) && break
+		sleep 0.2
+	done
+	run_to_exit "$pod" c --cap BPF -- tokencount -packets 2
+	[ "$exit_code" = 0 ]
+	[[ "$output" == *"counted 2 packets"* ]]
+}
