@@ -30,7 +30,7 @@ bin/oci-hook: FORCE
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(HOOK_LDFLAGS)' -o $@ ./cmd/oci-hook
 
 bin/nri-bpftoken: FORCE
-	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(HOOK_LDFLAGS)' -o $@ ./cmd/nri-bpftoken
+	CGO_ENABLED=1 $(GO) build -trimpath -tags netgo,osusergo -ldflags '$(HOOK_LDFLAGS)' -o $@ ./cmd/nri-bpftoken
 
 bin/tokencount: FORCE
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(STATIC_LDFLAGS)' -o $@ ./examples/tokencount

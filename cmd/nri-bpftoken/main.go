@@ -82,12 +82,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 
-	opts := []stub.Option{stub.WithPluginName(*pluginName), stub.WithPluginIdx(*pluginIdx)}
-	// The runtime starts pre-registered plugins with a connected socket and
-	// restarts them itself; only external plugins reconnect.
+	// The runtime starts pre-registered plugins with a connected socket,
+	// their name and index in the environment, and restarts them itself;
+	// only external plugins name themselves and reconnect.
 	preRegistered := os.Getenv(api.PluginSocketEnvVar) != ""
+	var opts []stub.Option
 	if !preRegistered {
-		opts = append(opts, stub.WithSocketPath(*socketPath))
+		opts = append(opts, stub.WithPluginName(*pluginName), stub.WithPluginIdx(*pluginIdx), stub.WithSocketPath(*socketPath))
 	}
 	p := newPlugin(logrus.NewEntry(log))
 	for {

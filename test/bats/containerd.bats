@@ -223,3 +223,29 @@ verdict() {
 	[ "$exit_code" = 0 ]
 	[[ "$output" == *"counted 2 packets"* ]]
 }
+
+@test "pre-registered: containerd starts the plugin from its NRI plugin directory with its conf.d configuration" {
+	stop_plugin
+	install -m 0755 "$REPO/bin/nri-bpftoken" "$CTD_ROOT/nri-plugins/20-bpftoken"
+	printf 'logLevel: debug\n' >"$CTD_ROOT/nri-conf.d/20-bpftoken.conf"
+	ctd_restart
+	for _ in $(seq 50); do
+		pgrep -f "$CTD_ROOT/nri-plugins/20-bpftoken" >/dev/null && break
+		sleep 0.1
+	done
+	pgrep -f "$CTD_ROOT/nri-plugins/20-bpftoken"
+	POD_NAME=prereg
+	pod=$(ctd_run_pod prereg --userns "${TOKENCOUNT_ANN[@]}")
+	run_to_exit "$pod" c --cap BPF -- tokencount -packets 3
+	[ "$exit_code" = 0 ]
+	[[ "$output" == *"counted 3 packets"* ]]
+	# A bad configuration is refused with the reason, and containerd goes on without it.
+	printf 'logLevel: loud\n' >"$CTD_ROOT/nri-conf.d/20-bpftoken.conf"
+	ctd_restart
+	for _ in $(seq 50); do
+		grep -q 'nri-bpftoken configuration: logLevel' "$CTD_ROOT/containerd.log" && break
+		sleep 0.1
+	done
+	grep 'failed to configure plugin.*nri-bpftoken configuration: logLevel' "$CTD_ROOT/containerd.log"
+	rm -f "$CTD_ROOT/nri-plugins/20-bpftoken"
+}

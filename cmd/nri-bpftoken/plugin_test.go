@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/containerd/nri/pkg/api"
+	"github.com/sirupsen/logrus"
+
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
+)
+
+func quietPlugin() *plugin {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return newPlugin(logrus.NewEntry(l))
+}
+
+func TestCreateContainer(t *testing.T) {
+	userns := &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user", Path: "/proc/42/ns/user"}, {Type: "mount"}}}
+	hostUsers := &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "mount"}}}
+	tests := []struct {
+		name       string
+		podAnn     map[string]string
+		linux      *api.LinuxContainer
+		wantEnv    string // LIBBPF_BPF_TOKEN_PATH, "" for no adjustment
+		wantMask   uint64 // Maps mask recorded for StartContainer; 0: none recorded
+		wantErr    error
+		wantErrMsg []string
+	}{
+		{name: "no annotation", podAnn: map[string]string{"x": "y"}, linux: userns},
+		{name: "pod-wide", podAnn: map[string]string{"bpf.token/maps": "array"}, linux: userns, wantMask: 1 << 2},
+		{name: "other path sets libbpf's variable",
+			podAnn: map[string]string{"bpf.token/maps": "array", "bpf.token/path": "/run/bpf"}, linux: userns,
+			wantEnv: "/run/bpf", wantMask: 1 << 2},
+		{name: "opted out", podAnn: map[string]string{"bpf.token/maps": "array", "bpf.token/container.app": "none"}, linux: userns},
+		{name: "no user namespace", podAnn: map[string]string{"bpf.token/maps": "array"}, linux: hostUsers,
+			wantErr: spec.ErrNoUserNamespace, wantErrMsg: []string{"pod ns1/pod1 container app", "hostUsers: false"}},
+		{name: "no linux section", podAnn: map[string]string{"bpf.token/maps": "array"},
+			wantErr: spec.ErrNoUserNamespace},
+		{name: "bad annotation", podAnn: map[string]string{"bpf.token/maps": "hsh"}, linux: userns,
+			wantErr: spec.ErrUnknownName, wantErrMsg: []string{"pod ns1/pod1 container app", "bpf.token/maps", `"hsh"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := quietPlugin()
+			pod := &api.PodSandbox{Id: "pod-id", Name: "pod1", Namespace: "ns1", Annotations: tt.podAnn}
+			c := &api.Container{Id: "ctr-id", Name: "app", PodSandboxId: "pod-id", Linux: tt.linux}
+			adj, updates, err := p.CreateContainer(context.Background(), pod, c)
+			if len(updates) != 0 {
+				t.Errorf("CreateContainer updated other containers: %v", updates)
+			}
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("CreateContainer error = %v, want %v", err, tt.wantErr)
+				}
+				for _, w := range tt.wantErrMsg {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q lacks %q", err, w)
+					}
+				}
+				if len(p.pending) != 0 {
+					t.Errorf("a refused container was recorded: %v", p.pending)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotEnv := ""
+			if adj != nil {
+				for _, e := range adj.Env {
+					if e.Key == libbpfTokenPathEnv {
+						gotEnv = e.Value
+					}
+				}
+			}
+			if gotEnv != tt.wantEnv {
+				t.Errorf("%s = %q, want %q (adjustment %v)", libbpfTokenPathEnv, gotEnv, tt.wantEnv, adj)
+			}
+			d, ok := p.pending["ctr-id"]
+			if ok != (tt.wantMask != 0) || d.Maps != tt.wantMask {
+				t.Errorf("recorded %+v (%v), want maps %#x", d, ok, tt.wantMask)
+			}
+			if err := p.RemoveContainer(context.Background(), pod, c); err != nil || len(p.pending) != 0 {
+				t.Errorf("RemoveContainer left %v (%v)", p.pending, err)
+			}
+		})
+	}
+}
+
+func TestSynchronizeRecoversCreatedContainers(t *testing.T) {
+	p := quietPlugin()
+	p.pending["stale"] = spec.Delegation{Cmds: 1}
+	pods := []*api.PodSandbox{{Id: "p", Name: "pod", Namespace: "ns", Annotations: map[string]string{"bpf.token/cmds": "map_create"}}}
+	containers := []*api.Container{
+		{Id: "created", PodSandboxId: "p", Name: "a", State: api.ContainerState_CONTAINER_CREATED},
+		{Id: "running", PodSandboxId: "p", Name: "b", State: api.ContainerState_CONTAINER_RUNNING},
+		{Id: "orphan", PodSandboxId: "gone", Name: "c", State: api.ContainerState_CONTAINER_CREATED},
+	}
+	if _, err := p.Synchronize(context.Background(), pods, containers); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.pending) != 1 || p.pending["created"].Cmds != 1 {
+		t.Errorf("after Synchronize pending = %v, want only the created container", p.pending)
+	}
+}
+
+func TestConfigure(t *testing.T) {
+	tests := []struct {
+		cfg     string
+		wantErr string
+	}{
+		{"", ""},
+		{"logLevel: debug\n", ""},
+		{`{"logLevel": "info"}`, ""},
+		{"logLevel: loud\n", "logLevel"},
+		{"level: debug\n", "unknown field"},
+	}
+	for _, tt := range tests {
+		p := quietPlugin()
+		mask, err := p.Configure(context.Background(), tt.cfg, "containerd", "v2")
+		if tt.wantErr == "" {
+			if err != nil || mask == 0 {
+				t.Errorf("Configure(%q) = %v, %v", tt.cfg, mask, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("Configure(%q) error = %v, want %q", tt.cfg, err, tt.wantErr)
+		}
+	}
+}
