@@ -48,22 +48,24 @@
 #   CTD_BIN             containerd, ctr, shim, runc, crictl (default $BPFTOKEN_CACHE/bin)
 #   CTD_CNI_BIN         CNI plugins (default $BPFTOKEN_CACHE/cni/bin)
 #   CTD_SANDBOX_IMAGE   pinned sandbox image (default localhost/bpftoken-test:latest)
-#   CTD_BRIDGE          CNI bridge (default bpftk0)
-#   CTD_SUBNET          pod subnet (default 10.88.77.0/24)
+#   CTD_BRIDGE          CNI bridge (default bpftk<9 hex of the run id>, one per run)
+#   CTD_SUBNET          pod subnet (default 10.88.77.0/24; the bridge has no host
+#                       address and there is no route, so runs may share it)
 #   CTD_LOG_LEVEL       containerd log level (default debug)
 #   CTD_START_TIMEOUT   seconds to wait for CRI to answer (default 30)
 #   CTD_STOP_TIMEOUT    seconds between SIGTERM and SIGKILL (default 10)
 #   CTD_EXTRA_CONFIG    TOML appended to config.toml (new tables only)
 #
 # Functions print errors on stderr and return non-zero; they do not exit.
-# A test must not rely on the bridge or subnet being free for parallel runs.
+# Runs in parallel (each with its own CTD_ROOT) do not share processes, mounts,
+# cgroups, sockets or bridges.
 
 : "${BPFTOKEN_CACHE:=/var/cache/nri-bpftoken-test}"
 
 _ctd_bin() { echo "${CTD_BIN:-$BPFTOKEN_CACHE/bin}"; }
 _ctd_cni_bin() { echo "${CTD_CNI_BIN:-$BPFTOKEN_CACHE/cni/bin}"; }
 _ctd_sandbox_image() { echo "${CTD_SANDBOX_IMAGE:-localhost/bpftoken-test:latest}"; }
-_ctd_bridge() { echo "${CTD_BRIDGE:-bpftk0}"; }
+_ctd_bridge() { echo "${CTD_BRIDGE:-bpftk$(_ctd_runid | cut -c1-9)}"; }
 _ctd_err() { echo "ctd: $*" >&2; }
 
 # A short id derived from the run dir: names the cgroup parent and the CNI
@@ -428,10 +430,13 @@ ctd_stop() {
   _ctd_stop_daemon
   _ctd_kill_leftovers || rc=1
   _ctd_unmount_all || rc=1
-  local br
-  br=$(_ctd_bridge)
-  if [ -f "$CTD_ROOT/cni/conf/10-bpftoken-test.conflist" ] && ip link show dev "$br" >/dev/null 2>&1; then
-    ip link del dev "$br" 2>/dev/null || { _ctd_err "cannot delete bridge $br"; rc=1; }
+  # The bridge named in our CNI config (CTD_BRIDGE may differ in this shell).
+  local br conf=$CTD_ROOT/cni/conf/10-bpftoken-test.conflist
+  if [ -f "$conf" ]; then
+    br=$(jq -r '.plugins[] | select(.type == "bridge") | .bridge' "$conf" 2>/dev/null) || br=
+    if [ -n "$br" ] && ip link show dev "$br" >/dev/null 2>&1; then
+      ip link del dev "$br" 2>/dev/null || { _ctd_err "cannot delete bridge $br"; rc=1; }
+    fi
   fi
   _ctd_remove_cgroups
   # libcni's result cache is global: entries are NETWORK-SANDBOXID-IFNAME,

@@ -66,10 +66,6 @@ on_exit() {
 trap on_exit EXIT
 
 run_before=$([ -e /run/containerd ] && echo yes || echo no)
-count_netns() { { find /var/run/netns -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
-netns_before=$(count_netns)
-count_cni_results() { { find /var/lib/cni/results -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
-cni_results_before=$(count_cni_results)
 
 t0=$SECONDS
 check "ctd_start" ctd_start
@@ -109,7 +105,8 @@ capeff=$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status")
 check "CAP_BPF (39) in CapEff $capeff" [ $(((16#$capeff >> 39) & 1)) = 1 ]
 podip=$(ctd_crictl inspectp -o json "$pod" | jq -r .status.network.ip)
 check "pod IP $podip in ${CTD_SUBNET:-10.88.77.0/24}" [ "${podip%.*}" = "10.88.77" ]
-check "bridge $(_ctd_bridge) exists" ip link show dev "$(_ctd_bridge)" >/dev/null
+bridge=$(_ctd_bridge)
+check "bridge $bridge exists" ip link show dev "$bridge" >/dev/null
 netns=$(ctd_crictl inspectp -o json "$pod" | jq -r '.info.runtimeSpec.linux.namespaces[] | select(.type == "network") | .path')
 check "netns $netns under \$CTD_ROOT" grep -qF " $netns " <(grep -F " $root/" /proc/self/mountinfo)
 check "shim socket under socket_dir" test -n "$(find "$(_ctd_socket_dir)" -type s | head -n 1)"
@@ -141,18 +138,22 @@ ok "ctd_stop"
 echo "     ctd_stop took $((SECONDS - t0))s"
 check "run dir removed" [ ! -e "$root" ]
 check "no mounts under the run dir" bash -c "! grep -qF ' $root' /proc/self/mountinfo"
+# Other runs may use the same binaries at the same time: ours are those whose
+# command line names the run dir (containerd --config, shim -address, runc --root).
 leftover=$(for p in /proc/[0-9]*; do
   exe=$(readlink "$p/exe" 2>/dev/null) || continue
-  case $exe in "$bin"/*) echo "${p#/proc/}:$exe" ;; esac
+  case $exe in "$bin"/*) ;; *) continue ;; esac
+  pcmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+  case $pcmd in *"$root"*) echo "${p#/proc/}:$pcmd" ;; esac
 done)
-check "no containerd/shim/runc processes left ${leftover}" [ -z "$leftover" ]
+check "no containerd/shim/runc processes of this run left ${leftover}" [ -z "$leftover" ]
 check "container processes gone" bash -c "! kill -0 $pid 2>/dev/null && ! kill -0 $hpid 2>/dev/null"
-check "bridge $(_ctd_bridge) deleted" bash -c "! ip link show dev $(_ctd_bridge) >/dev/null 2>&1"
+check "bridge $bridge deleted" bash -c "! ip link show dev $bridge >/dev/null 2>&1"
 cg=$(CTD_ROOT=$root _ctd_cgroup_parent)
 check "cgroups $cg removed" bash -c "! ls -d /sys/fs/cgroup/*$cg /sys/fs/cgroup$cg 2>/dev/null | grep -q ."
 check "/run/containerd untouched" [ "$([ -e /run/containerd ] && echo yes || echo no)" = "$run_before" ]
-check "/var/run/netns untouched" [ "$(count_netns)" = "$netns_before" ]
-check "no CNI result cache entries left" [ "$(count_cni_results)" = "$cni_results_before" ]
+check "no CNI result cache entries of the pods left" \
+  bash -c "! ls /var/lib/cni/results/ 2>/dev/null | grep -qE -- '-($pod|$hpod)-'"
 check "ctd_stop again is a no-op" ctd_stop
 
 echo "smoke: $passed passed, $failed failed"
