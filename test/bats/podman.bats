@@ -148,7 +148,7 @@ teardown() { podman_teardown; }
 	tpodman run -d --name gone "${USERNS[@]}" "${BPF_OPTS[@]}" "${TOKENCOUNT_ANN[@]}" "$IMAGE" sleep 600
 	pid=$(tpodman inspect --format '{{.State.Pid}}' gone)
 	grep -q ' /sys/fs/bpf .* - bpf ' "/proc/$pid/mountinfo"
-	tpodman rm -f -t 0 gone
+	remove_all_containers
 	[ -z "$(tpodman ps -aq)" ]
 	assert_host_clean
 }

@@ -59,6 +59,8 @@ func run(hook, delegate, mkns string, n int, goal float64) error {
 		}},
 		{"oci-hook, annotated", func(c *standin) error { return runHook(hook, c, true) }},
 		{"oci-hook, no annotation", func(c *standin) error { return runHook(hook, c, false) }},
+		// The floor of any Go hook: starting the binary (runtime init).
+		{"oci-hook --version", func(*standin) error { return exec.Command(hook, "--version").Run() }},
 	}
 	times := make([][]time.Duration, len(variants))
 	for i := range n {
@@ -90,6 +92,7 @@ func run(hook, delegate, mkns string, n int, goal float64) error {
 	}
 	fmt.Printf("ratio oci-hook/baseline (medians): %.2fx (goal <= %.1fx: %s)\n", ratio, goal, verdict)
 	fmt.Printf("ratio no-annotation/baseline (medians): %.2fx\n", float64(pct(times[2], 50))/float64(pct(times[0], 50)))
+	fmt.Printf("ratio --version/baseline (medians): %.2fx (process start and Go runtime init alone)\n", float64(pct(times[3], 50))/float64(pct(times[0], 50)))
 	return nil
 }
 

@@ -137,7 +137,7 @@ ctd_stop
 ok "ctd_stop"
 echo "     ctd_stop took $((SECONDS - t0))s"
 check "run dir removed" [ ! -e "$root" ]
-check "no mounts under the run dir" bash -c "! grep -qF ' $root' /proc/self/mountinfo"
+check "no mounts under the run dir" bash -c "! grep -qF ' $root/' /proc/self/mountinfo"
 # Other runs may use the same binaries at the same time: ours are those whose
 # command line names the run dir (containerd --config, shim -address, runc --root).
 leftover=$(for p in /proc/[0-9]*; do
