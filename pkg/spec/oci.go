@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,7 +55,8 @@ func ReadState(r io.Reader) (*specs.State, error) {
 // LoadConfig reads <bundle>/config.json into a specs.Spec that holds what
 // the hook reads: annotations, root, process capabilities, and the Linux
 // namespaces, id mappings and, for a container with bpf.token/ annotations,
-// its seccomp filter. Everything else is left out.
+// its seccomp default action and the rules naming bpf. Everything else is
+// left out.
 //
 // Why not decode the whole document: the full specs.Spec type tree costs
 // encoding/json 1-2 ms to set up and decode for a podman config (measured
@@ -89,15 +91,40 @@ func LoadConfig(bundle string) (*specs.Spec, error) {
 			GIDMappings: view.Linux.GIDMappings,
 		}
 		// The filter is most of the document and only matters for the
-		// warnings given to containers that ask for delegation.
+		// warnings given to containers that ask for delegation, which read
+		// its default action and the rules that name bpf.
 		if len(view.Linux.Seccomp) > 0 && HasAnnotations(view.Annotations) {
-			cfg.Linux.Seccomp = new(specs.LinuxSeccomp)
-			if err := json.Unmarshal(view.Linux.Seccomp, cfg.Linux.Seccomp); err != nil {
+			if cfg.Linux.Seccomp, err = bpfSeccompRules(view.Linux.Seccomp); err != nil {
 				return nil, fmt.Errorf("decode %s: linux.seccomp: %w", path, err)
 			}
 		}
 	}
 	return cfg, nil
+}
+
+// bpfSeccompRules decodes a seccomp filter's default action and only those
+// rules that name the bpf syscall: decoding the few hundred other rules
+// would double the hook's JSON work for nothing it looks at.
+func bpfSeccompRules(raw json.RawMessage) (*specs.LinuxSeccomp, error) {
+	var view struct {
+		DefaultAction specs.LinuxSeccompAction `json:"defaultAction"`
+		Syscalls      []json.RawMessage        `json:"syscalls"`
+	}
+	if err := json.Unmarshal(raw, &view); err != nil {
+		return nil, err
+	}
+	out := &specs.LinuxSeccomp{DefaultAction: view.DefaultAction}
+	for _, rule := range view.Syscalls {
+		if !bytes.Contains(rule, []byte(`"bpf"`)) {
+			continue
+		}
+		var r specs.LinuxSyscall
+		if err := json.Unmarshal(rule, &r); err != nil {
+			return nil, err
+		}
+		out.Syscalls = append(out.Syscalls, r)
+	}
+	return out, nil
 }
 
 // configView selects the parts of config.json that LoadConfig keeps.

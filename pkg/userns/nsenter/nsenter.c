@@ -1,10 +1,12 @@
-// The single-threaded half of pkg/userns. bpftoken_fsopen_in forks: the child
-// of fork() has exactly one thread, which is what setns(CLONE_NEWUSER)
-// demands, and it runs nothing but the raw system calls below before _exit,
-// so it never touches the Go runtime or any lock another thread of the
-// parent may have held. It joins the user namespace, becomes that
-// namespace's root, joins the mount namespace, opens a filesystem context
-// and passes its fd back over a socketpair.
+// The single-threaded half of pkg/userns. bpftoken_fsopen_in starts a child
+// the way posix_spawn does: clone(CLONE_VM|CLONE_VFORK) on a stack of its
+// own, so nothing of the parent's address space is copied and the calling
+// thread sleeps until the child exits. The child is a task of its own with
+// one thread, which is what setns(CLONE_NEWUSER) demands; it runs nothing
+// but the system calls below and exits, so it never touches the Go runtime
+// or any lock another thread of the parent may hold. It joins the user
+// namespace, becomes that namespace's root, joins the mount namespace, opens
+// a filesystem context and passes its fd back over a socketpair.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +14,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -49,7 +52,17 @@ static void child_fail(int sock, int step) {
 	syscall(SYS_exit_group, 1);
 }
 
-static void child(int sock, int userns, int mntns, const char *fstype, pid_t parent) {
+struct child_args {
+	int sock, userns, mntns;
+	const char *fstype;
+	pid_t parent;
+};
+
+static int child(void *p) {
+	const struct child_args *a = p;
+	int sock = a->sock, userns = a->userns, mntns = a->mntns;
+	const char *fstype = a->fstype;
+	pid_t parent = a->parent;
 	// The parent's thread blocked every signal around fork; keep it so: a
 	// Go signal handler must never run in this copy of the process.
 	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -86,7 +99,11 @@ static void child(int sock, int userns, int mntns, const char *fstype, pid_t par
 	if (syscall(SYS_sendmsg, sock, &m, MSG_NOSIGNAL) < 0)
 		syscall(SYS_exit_group, 1);
 	syscall(SYS_exit_group, 0);
+	return 0;
 }
+
+// The child's own stack: with CLONE_VM it must not run on the parent's.
+#define CHILD_STACK_SIZE (64 * 1024)
 
 int bpftoken_fsopen_in(int userns, int mntns, const char *fstype, int timeout_ms, int *step, int *err) {
 	*step = STEP_NONE;
@@ -96,21 +113,27 @@ int bpftoken_fsopen_in(int userns, int mntns, const char *fstype, int timeout_ms
 		*err = errno;
 		return -1;
 	}
+	void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED) {
+		*err = errno;
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
+	struct child_args args = {.sock = sp[1], .userns = userns, .mntns = mntns, .fstype = fstype, .parent = getpid()};
+	// Block every signal around the clone: a Go signal handler must never
+	// run in the child, which shares the parent's memory.
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid == 0) {
-		child(sp[1], userns, mntns, fstype, parent);
-		syscall(SYS_exit_group, 1);
-	}
-	int fork_errno = errno;
+	pid_t pid = clone(child, (char *)stack + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+	int clone_errno = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	munmap(stack, CHILD_STACK_SIZE);
 	close(sp[1]);
 	if (pid < 0) {
 		close(sp[0]);
-		*err = fork_errno;
+		*err = clone_errno;
 		return -1;
 	}
 
