@@ -5,8 +5,8 @@
 // namespace (setns(CLONE_NEWUSER) fails with EINVAL), and every Go program is
 // multi-threaded. So the one step that must run inside the container's user
 // namespace, opening a filesystem context owned by it, runs in a
-// single-threaded child forked by the C code of package nsenter (see there
-// why a fork and not a re-exec). Joining just the mount namespace needs no
+// single-threaded child started by the C code of package nsenter (see there
+// why a child of our own and not a re-exec of the binary). Joining just the mount namespace needs no
 // child: it works on a locked OS thread that has unshared its filesystem
 // attributes, and that thread is never handed back to the scheduler.
 package userns
