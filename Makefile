@@ -61,13 +61,23 @@ test-bats: build bin/standin
 	test/podman/install-deps.sh
 	bats test/bats
 
-# Hook wall time per container against ../shared/baseline/delegate.c, same run.
-bench: bin/oci-hook
+# Benchmarks (as root), each reported against its baseline measured in the
+# same run; figures and the machine go into docs/performance.md:
+# - the hook per container against ../shared/baseline/delegate.c, same target;
+# - the plugin's StartContainer work against the same baseline, and its
+#   CreateContainer handling (Go benchmarks);
+# - podman run with and without delegation;
+# - containerd pod start with and without delegation, plugin resident size.
+bench: build bin/standin
 	@test -f $(SHARED)/baseline/delegate.c || { echo "bench: $(SHARED)/baseline/delegate.c not found; set SHARED="; exit 1; }
 	@mkdir -p bin/baseline
 	gcc -O2 -o bin/baseline/delegate $(SHARED)/baseline/delegate.c
 	gcc -O2 -o bin/baseline/mkns $(SHARED)/baseline/mkns.c
-	$(GO) run ./test/bench -hook bin/oci-hook -delegate bin/baseline/delegate -mkns bin/baseline/mkns -n $(BENCH_N)
+	$(GO) run ./test/bench -hook bin/oci-hook -delegate bin/baseline/delegate -mkns bin/baseline/mkns -standin bin/standin -n $(BENCH_N)
+	$(GO) test -run '^$$' -bench . -benchmem ./cmd/nri-bpftoken
+	test/podman/install-deps.sh >/dev/null
+	test/bench/podman.sh 20
+	test/bench/containerd.sh 20 100
 
 install: bin/oci-hook
 	install -D -m 0755 bin/oci-hook $(DESTDIR)$(HOOKS_LIBEXEC)/bpftoken-oci-hook

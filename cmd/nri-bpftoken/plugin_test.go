@@ -134,3 +134,46 @@ func TestConfigure(t *testing.T) {
 		}
 	}
 }
+
+// The plugin's cost for the common case, a container that asks for nothing
+// (goal: well under 100 us per request).
+func BenchmarkCreateContainerNoAnnotation(b *testing.B) {
+	p := quietPlugin()
+	pod := &api.PodSandbox{Id: "pod-id", Name: "web-7d9f", Namespace: "shop", Annotations: map[string]string{
+		"kubernetes.io/config.seen":           "2026-11-27T20:00:00Z",
+		"kubernetes.io/config.source":         "api",
+		"io.kubernetes.cri.sandbox-id":        "pod-id",
+		"io.kubernetes.cri.sandbox-name":      "web-7d9f",
+		"io.kubernetes.cri.sandbox-namespace": "shop",
+		"prometheus.io/scrape":                "true",
+	}}
+	c := &api.Container{Id: "ctr-id", Name: "app", PodSandboxId: "pod-id", Annotations: map[string]string{
+		"io.kubernetes.cri.container-name": "app",
+		"io.kubernetes.cri.container-type": "container",
+	}, Linux: &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user"}}}}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := p.CreateContainer(ctx, pod, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The same for a container that asks: parsing and recording the request.
+func BenchmarkCreateContainerAnnotated(b *testing.B) {
+	p := quietPlugin()
+	pod := &api.PodSandbox{Id: "pod-id", Name: "web", Namespace: "shop", Annotations: map[string]string{
+		"bpf.token/cmds": "map_create,prog_load", "bpf.token/maps": "array",
+		"bpf.token/progs": "socket_filter", "bpf.token/attachs": "cgroup_inet_ingress",
+	}}
+	c := &api.Container{Id: "ctr-id", Name: "app", PodSandboxId: "pod-id",
+		Linux: &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user"}}}}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := p.CreateContainer(ctx, pod, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -24,6 +25,7 @@ func main() {
 	delegate := flag.String("delegate", "", "the baseline delegate binary (built from ../shared/baseline/delegate.c)")
 	mkns := flag.String("mkns", "", "the stand-in container (built from ../shared/baseline/mkns.c)")
 	n := flag.Int("n", 200, "containers per variant")
+	standinBin := flag.String("standin", "", "the pivoting stand-in (test/standin); when set, also time the NRI plugin's StartContainer work against the baseline")
 	goal := flag.Float64("goal", 2.0, "the ratio the hook should stay under")
 	flag.Parse()
 	if *delegate == "" || *mkns == "" {
@@ -33,6 +35,12 @@ func main() {
 	if err := run(*hook, *delegate, *mkns, *n, *goal); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
+	}
+	if *standinBin != "" {
+		if err := runPlugin(*standinBin, *delegate, *n, *goal); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
 	}
 }
 
@@ -50,6 +58,7 @@ func run(hook, delegate, mkns string, n int, goal float64) error {
 	}
 	defer os.RemoveAll(work)
 
+	var hookPeakKiB int64
 	variants := []struct {
 		name string
 		run  func(c *standin) error
@@ -57,8 +66,12 @@ func run(hook, delegate, mkns string, n int, goal float64) error {
 		{"baseline (delegate.c)", func(c *standin) error {
 			return exec.Command(delegate, strconv.Itoa(c.pid), filepath.Join(c.rootfs, "sys/fs/bpf"), cmds, maps, progs, attachs).Run()
 		}},
-		{"oci-hook, annotated", func(c *standin) error { return runHook(hook, c, true) }},
-		{"oci-hook, no annotation", func(c *standin) error { return runHook(hook, c, false) }},
+		{"oci-hook, annotated", func(c *standin) error {
+			rss, err := runHook(hook, c, true)
+			hookPeakKiB = max(hookPeakKiB, rss)
+			return err
+		}},
+		{"oci-hook, no annotation", func(c *standin) error { _, err := runHook(hook, c, false); return err }},
 		// The floor of any Go hook: starting the binary (runtime init).
 		{"oci-hook --version", func(*standin) error { return exec.Command(hook, "--version").Run() }},
 	}
@@ -92,6 +105,7 @@ func run(hook, delegate, mkns string, n int, goal float64) error {
 	}
 	fmt.Printf("ratio oci-hook/baseline (medians): %.2fx (goal <= %.1fx: %s)\n", ratio, goal, verdict)
 	fmt.Printf("ratio no-annotation/baseline (medians): %.2fx\n", float64(pct(times[2], 50))/float64(pct(times[0], 50)))
+	fmt.Printf("oci-hook peak resident size (annotated): %.1f MiB\n", float64(hookPeakKiB)/1024)
 	fmt.Printf("ratio --version/baseline (medians): %.2fx (process start and Go runtime init alone)\n", float64(pct(times[3], 50))/float64(pct(times[0], 50)))
 	return nil
 }
@@ -165,12 +179,13 @@ func (s *standin) stop() {
 	s.cmd.Wait()
 }
 
-func runHook(hook string, c *standin, annotated bool) error {
+// runHook runs the hook for c and returns its peak resident size in KiB.
+func runHook(hook string, c *standin, annotated bool) (int64, error) {
 	cmd := exec.Command(hook)
 	cmd.Stdin = strings.NewReader(fmt.Sprintf(`{"ociVersion":"1.2.0","id":"bench","status":"creating","pid":%d,"bundle":%q}`, c.pid, c.bundle))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%v: %s", err, out)
+		return 0, fmt.Errorf("%v: %s", err, out)
 	}
-	return nil
+	return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss, nil
 }

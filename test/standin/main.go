@@ -10,6 +10,9 @@
 //
 // "standin -probe DIR" runs the probes once and prints the JSON: the bats
 // suite mounts it into real containers to see what they may do.
+//
+// "standin -pivot ROOTFS" first makes ROOTFS its root with pivot_root, as a
+// started container has it (what the NRI plugin meets at StartContainer).
 package main
 
 import (
@@ -36,6 +39,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "standin: make / slave: %v\n", err)
 		os.Exit(1)
 	}
+	if len(os.Args) == 3 && os.Args[1] == "-pivot" {
+		if err := pivot(os.Args[2]); err != nil {
+			fmt.Fprintf(os.Stderr, "standin: pivot_root into %s: %v\n", os.Args[2], err)
+			os.Exit(1)
+		}
+	}
 	fmt.Println("ready")
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
@@ -47,6 +56,23 @@ func main() {
 		out, _ := json.Marshal(probe(dir))
 		fmt.Println(string(out))
 	}
+}
+
+// pivot makes rootfs the root of this mount namespace, as runc does.
+func pivot(rootfs string) error {
+	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	if err := unix.Chdir(rootfs); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return err
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return err
+	}
+	return unix.Chdir("/")
 }
 
 // bpf enum values used by the probes (include/uapi/linux/bpf.h).
