@@ -107,7 +107,11 @@ func (p *plugin) CreateContainer(_ context.Context, pod *api.PodSandbox, c *api.
 	p.mu.Lock()
 	p.pending[c.Id] = *d
 	p.mu.Unlock()
-	p.log.WithFields(logrus.Fields{"container": describe(pod, c), "delegation": d.String()}).Debug("delegation requested")
+	log := p.log.WithFields(logrus.Fields{"container": describe(pod, c), "delegation": d.String()})
+	log.Debug("delegation requested")
+	for _, w := range spec.DelegationWarnings(*d) {
+		log.Warn(w)
+	}
 	return adj, nil, nil
 }
 

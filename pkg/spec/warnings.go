@@ -25,7 +25,7 @@ var (
 // Warnings lists what in the container's config will keep its processes
 // from using the delegation, each with the fix: capabilities the token or
 // the delegated program types need, and a seccomp profile that blocks
-// bpf(). They are warnings, not errors: a process may gain a capability
+// bpf(); then the DelegationWarnings. They are warnings, not errors: a process may gain a capability
 // later, and the runtime's view of seccomp may differ from the kernel's.
 func Warnings(cfg *specs.Spec, d Delegation) []string {
 	var out []string
@@ -47,6 +47,24 @@ func Warnings(cfg *specs.Spec, d Delegation) []string {
 	}
 	if cfg.Linux != nil && seccompBlocksBPF(cfg.Linux.Seccomp) {
 		out = append(out, "container's seccomp profile blocks bpf(): use a profile that allows it (podman: --security-opt seccomp=examples/seccomp/bpf.json)")
+	}
+	return append(out, DelegationWarnings(d)...)
+}
+
+// DelegationWarnings lists what in a delegation itself would surprise its
+// user: combinations the kernel will refuse, and grants wider than anyone
+// needs.
+func DelegationWarnings(d Delegation) []string {
+	var out []string
+	// The kernel checks a program's expected attach type against
+	// delegate_attachs too, and most program types are loaded with 0.
+	if d.Progs != 0 && d.Attachs&1 == 0 {
+		out = append(out, AnnotationAttachs+" lacks cgroup_inet_ingress (attach type 0), which every program loaded without an expected attach type needs (socket_filter, kprobe, tracepoint, xdp without BPF_XDP, ...): add it to "+AnnotationAttachs)
+	}
+	for _, k := range Kinds {
+		if d.Mask(k) == ^uint64(0) {
+			out = append(out, fmt.Sprintf("%s=any delegates every %s this kernel has and any a future kernel adds: list the ones the workload needs", k.AnnotationKey(), k))
+		}
 	}
 	return out
 }

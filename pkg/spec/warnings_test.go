@@ -16,8 +16,8 @@ func TestWarnings(t *testing.T) {
 		cfg.Linux = &specs.Linux{Seccomp: s}
 		return cfg
 	}
-	socketFilter := Delegation{Cmds: 1, Progs: 1 << 1}
-	xdpAndKprobe := Delegation{Cmds: 1, Progs: 1<<6 | 1<<2}
+	socketFilter := Delegation{Cmds: 1, Progs: 1 << 1, Attachs: 1}
+	xdpAndKprobe := Delegation{Cmds: 1, Progs: 1<<6 | 1<<2, Attachs: 1}
 	tests := []struct {
 		name string
 		cfg  *specs.Spec
@@ -29,7 +29,9 @@ func TestWarnings(t *testing.T) {
 		{"no CAP_BPF", withCaps("CAP_NET_ADMIN"), socketFilter, []string{"--cap-add BPF"}},
 		{"net and tracing programs", withCaps("CAP_BPF"), xdpAndKprobe, []string{"CAP_NET_ADMIN", "CAP_PERFMON"}},
 		{"net and tracing programs with caps", withCaps("CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON"), xdpAndKprobe, nil},
-		{"any program type", withCaps("CAP_BPF"), Delegation{Progs: ^uint64(0)}, []string{"CAP_NET_ADMIN", "CAP_PERFMON"}},
+		{"any program type", withCaps("CAP_BPF"), Delegation{Progs: ^uint64(0), Attachs: 1}, []string{"CAP_NET_ADMIN", "CAP_PERFMON", "bpf.token/progs=any"}},
+		{"program types without attach type 0", withCaps("CAP_BPF"), Delegation{Progs: 1 << 1}, []string{"lacks cgroup_inet_ingress"}},
+		{"any map and attach type", withCaps("CAP_BPF"), Delegation{Maps: ^uint64(0), Attachs: ^uint64(0)}, []string{"bpf.token/maps=any", "bpf.token/attachs=any"}},
 		{"seccomp default deny, bpf not listed", withSeccomp(&specs.LinuxSeccomp{
 			DefaultAction: specs.ActErrno,
 			Syscalls:      []specs.LinuxSyscall{{Names: []string{"read", "write"}, Action: specs.ActAllow}},

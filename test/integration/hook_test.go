@@ -403,7 +403,11 @@ func TestHookWarnsButMounts(t *testing.T) {
 		t.Fatalf("hook exited %d: %s", res.code, res.stderr)
 	}
 	lines := strings.Split(strings.TrimSuffix(res.stderr, "\n"), "\n")
-	want := [][]string{{"warning", c.id, "CAP_BPF", "--cap-add BPF"}, {"warning", "CAP_NET_ADMIN", "xdp"}}
+	want := [][]string{
+		{"warning", c.id, "CAP_BPF", "--cap-add BPF"},
+		{"warning", "CAP_NET_ADMIN", "xdp"},
+		{"warning", "bpf.token/attachs lacks cgroup_inet_ingress"},
+	}
 	if len(lines) != len(want) {
 		t.Fatalf("stderr has %d lines, want %d warnings: %q", len(lines), len(want), res.stderr)
 	}
