@@ -70,6 +70,21 @@ func atLeast(release string, major, minor int) bool {
 	return ma > major || (ma == major && mi >= minor)
 }
 
+// ContainerProcAttr makes a started process look like a container's init:
+// in a new user namespace (0 -> 100000, 65536 ids), as its root, and in a new
+// mount namespace.
+//
+// No Pdeathsig: it fires when the forking thread exits, and code under test
+// (userns.Namespaces.Do) ends threads on purpose.
+func ContainerProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
+		Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
+	}
+}
+
 // StartInUserNS starts "sleep" in a new user namespace (0 -> 100000, 65536
 // ids) and a new mount namespace, as root there, and returns its pid; the
 // process is killed when the test ends.
@@ -77,14 +92,7 @@ func StartInUserNS(t testing.TB) int {
 	t.Helper()
 	Privileged(t)
 	cmd := exec.Command("sleep", "600")
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
-		Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
-		// No Pdeathsig: it fires when the forking thread exits, and code
-		// under test (userns.Namespaces.Do) ends threads on purpose.
-	}
+	cmd.SysProcAttr = ContainerProcAttr()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start process in a user namespace: %v", err)
 	}

@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
+	"github.com/nri-bpftoken/nri-bpftoken/internal/testenv"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/bpffs"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
@@ -88,12 +88,7 @@ func startPivoted(standinBin, dir string) (*exec.Cmd, error) {
 		return nil, err
 	}
 	cmd := exec.Command(standinBin, "-pivot", rootfs)
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
-		Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
-	}
+	cmd.SysProcAttr = testenv.ContainerProcAttr()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

@@ -93,13 +93,9 @@ func startContainer(t *testing.T, prepare func(rootfs string)) *container {
 		prepare(rootfs)
 	}
 	cmd := exec.Command(filepath.Join(binDir, "standin"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
-		Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
-		Pdeathsig:   syscall.SIGKILL,
-	}
+	cmd.SysProcAttr = testenv.ContainerProcAttr()
+	// The test process never ends OS threads: the stand-in may die with it.
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
