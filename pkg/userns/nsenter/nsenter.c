@@ -52,6 +52,29 @@ static void child_fail(int sock, int step) {
 	syscall(SYS_exit_group, 1);
 }
 
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+// close_all_but closes every fd except a, b and c (close_range, Linux 5.9).
+static void close_all_but(int a, int b, int c) {
+	int keep[3] = {a, b, c};
+	for (int i = 0; i < 2; i++) // sort three
+		for (int j = 0; j < 2 - i; j++)
+			if (keep[j] > keep[j + 1]) {
+				int t = keep[j];
+				keep[j] = keep[j + 1];
+				keep[j + 1] = t;
+			}
+	unsigned int from = 0;
+	for (int i = 0; i < 3; i++) {
+		if ((unsigned int)keep[i] > from)
+			(void)syscall(SYS_close_range, from, (unsigned int)keep[i] - 1, 0);
+		from = (unsigned int)keep[i] + 1;
+	}
+	(void)syscall(SYS_close_range, from, ~0U, 0);
+}
+
 struct child_args {
 	int sock, userns, mntns;
 	const char *fstype;
@@ -67,6 +90,11 @@ static int child(void *p) {
 	// Go signal handler must never run in this copy of the process.
 	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		child_fail(sock, STEP_PDEATHSIG);
+	// Nothing of the host's may be reachable from inside the container's
+	// namespaces: keep only the three fds this child needs (its fd table is
+	// its own copy), and let no one in there ptrace it.
+	close_all_but(sock, userns, mntns);
+	(void)syscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (syscall(SYS_getppid) != parent)
 		syscall(SYS_exit_group, 1);
 	(void)syscall(SYS_prctl, PR_SET_NAME, "bpftoken-helper", 0, 0, 0);
