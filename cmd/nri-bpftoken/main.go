@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,7 +25,8 @@ import (
 	"github.com/containerd/nri/pkg/stub"
 	"github.com/sirupsen/logrus"
 
-	"github.com/nri-bpftoken/nri-bpftoken/internal/version"
+	"github.com/nri-bpftoken/nri-bpftoken/internal/cli"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/doctor"
 )
 
 const name = "nri-bpftoken"
@@ -36,47 +36,27 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "doctor" {
+		return doctor.Main(doctor.NRIPlugin, name, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: %s [flags]\n\nAn NRI plugin giving containers of user-namespaced pods a delegated bpffs\n(bpf.token/ annotations). Flags:\n", name)
+		fmt.Fprintf(fs.Output(), "Usage: %[1]s [flags]\n       %[1]s doctor [--json] [-socket-path PATH]   check this node (see %[1]s doctor --help)\n\nAn NRI plugin giving containers of user-namespaced pods a delegated bpffs\n(bpf.token/ annotations). Flags:\n", name)
 		fs.PrintDefaults()
 	}
 	pluginName := fs.String("name", name, "plugin name to register with NRI")
 	pluginIdx := fs.String("idx", "10", "plugin index to register with NRI (two digits; orders plugins)")
 	socketPath := fs.String("socket-path", api.DefaultSocketPath, "NRI socket of the runtime (external plugin)")
-	logLevel := fs.String("log-level", "info", "log level: error, warning, info, debug, trace")
-	logFile := fs.String("log-file", "", "append logs to this file instead of stderr")
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
+	common := cli.AddCommon(fs, name, "info", "append logs to this file instead of stderr")
+	if code, done := common.Parse(fs, args, stdout); done {
+		return code
+	}
+	log, closeLog := common.Logger(stderr)
+	if log == nil {
 		return 2
 	}
-	if *showVersion {
-		fmt.Fprintf(stdout, "%s %s\n", name, version.Version)
-		return 0
-	}
-	log := logrus.New()
-	log.SetOutput(stderr)
-	level, err := logrus.ParseLevel(*logLevel)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: --log-level %q: not a level; use one of error, warning, info, debug, trace\n", name, *logLevel)
-		return 2
-	}
-	log.SetLevel(level)
-	if *logFile != "" {
-		f, err := os.OpenFile(*logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: --log-file: %v\n", name, err)
-			return 2
-		}
-		defer f.Close()
-		log.SetOutput(f)
-	}
+	defer closeLog()
 	nrilog.Set(nriLogger{log})
 
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -16,8 +16,9 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/nri-bpftoken/nri-bpftoken/internal/version"
+	"github.com/nri-bpftoken/nri-bpftoken/internal/cli"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/bpffs"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/doctor"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
 )
@@ -31,7 +32,8 @@ const kubeContainerName = "io.kubernetes.container.name"
 // hookTimeout bounds the whole provisioning; runtimes kill slow hooks anyway.
 const hookTimeout = 10 * time.Second
 
-const usage = `Usage: %s [flags]
+const usage = `Usage: %[1]s [flags]
+       %[1]s doctor [--json] [--hooks-dir DIR]...   check this node (see %[1]s doctor --help)
 
 An OCI createRuntime hook: reads the container state on stdin and, when the
 container has bpf.token/ annotations, mounts a bpffs delegating the requested
@@ -51,47 +53,26 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "doctor" {
+		return doctor.Main(doctor.OCIHook, name, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), usage, name)
 		fs.PrintDefaults()
 	}
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	logLevel := fs.String("log-level", "warning", "log level: panic, fatal, error, warning, info, debug, trace")
-	logFile := fs.String("log-file", "", "append logs to this file instead of stderr (podman drops a hook's stderr when it succeeds)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
+	common := cli.AddCommon(fs, name, "warning", "append logs to this file instead of stderr (podman drops a hook's stderr when it succeeds)")
+	if code, done := common.Parse(fs, args, stdout); done {
+		return code
+	}
+	log, closeLog := common.Logger(stderr)
+	if log == nil {
 		return 2
 	}
-	if *showVersion {
-		fmt.Fprintf(stdout, "%s %s\n", name, version.Version)
-		return 0
-	}
+	defer closeLog()
 
-	log := logrus.New()
-	log.SetOutput(stderr)
-	level, err := logrus.ParseLevel(*logLevel)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: --log-level %q: not a level; use one of error, warning, info, debug, trace\n", name, *logLevel)
-		return 2
-	}
-	log.SetLevel(level)
-	if *logFile != "" {
-		f, err := os.OpenFile(*logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: --log-file: %v\n", name, err)
-			return 2
-		}
-		defer f.Close()
-		log.SetOutput(f)
-	}
-
-	h := &hook{log: logrus.NewEntry(log), stderr: stderr, logToFile: *logFile != ""}
+	h := &hook{log: logrus.NewEntry(log), stderr: stderr, logToFile: common.LogsToFile()}
 	if err := h.run(stdin); err != nil {
 		line := oneLine(err)
 		// On stderr the one line below says it all; a log file gets it with
