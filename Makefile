@@ -24,7 +24,7 @@ STATIC_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version
 
 all: build
 
-build: bin/oci-hook bin/nri-bpftoken bin/tokencount
+build: bin/oci-hook bin/nri-bpftoken bin/tokencount bin/bpftoken-probe
 
 bin/oci-hook: FORCE
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(HOOK_LDFLAGS)' -o $@ ./cmd/oci-hook
@@ -34,6 +34,10 @@ bin/nri-bpftoken: FORCE
 
 bin/tokencount: FORCE
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(STATIC_LDFLAGS)' -o $@ ./examples/tokencount
+
+# Static, so that users can copy it into any container.
+bin/bpftoken-probe: FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(STATIC_LDFLAGS)' -o $@ ./cmd/bpftoken-probe
 
 # The probe the bats suites mount into containers (test/standin -probe).
 bin/standin: FORCE

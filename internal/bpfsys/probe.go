@@ -32,7 +32,9 @@ type TokenInfo struct {
 const tokenInfoSize = int(unsafe.Sizeof(TokenInfo{}))
 
 // GetTokenInfo reads a token's masks with BPF_OBJ_GET_INFO_BY_FD. Kernels
-// before 6.17 have no info for token fds and answer EINVAL.
+// before 6.17 have no info for token fds and answer EINVAL, as for any fd
+// that is no BPF object. token must be a token: for a map or program fd the
+// kernel fills in that object's info, which this would misread.
 func GetTokenInfo(token int) (TokenInfo, error) {
 	var info TokenInfo
 	var a [attrSize]byte

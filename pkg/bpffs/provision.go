@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nri-bpftoken/nri-bpftoken/internal/mountinfo"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
 )
@@ -130,7 +131,7 @@ func mountInto(proc, mntfd int, t Target, uid, gid int) (*Result, error) {
 		return fail(fmt.Errorf("mount path %s: %w (%s %s); remove that mount or choose another bpf.token/path",
 			t.Delegation.Path, ErrOtherMount, here.entry.FSType, here.entry.SuperOpts))
 	}
-	if here.entry.shared() {
+	if here.entry.Shared() {
 		return fail(fmt.Errorf("mount path %s: %w (mount %s); the runtime must give the container a private or slave rootfs",
 			t.Delegation.Path, ErrSharedMount, here.entry.MountPoint))
 	}
@@ -155,7 +156,7 @@ func mountInto(proc, mntfd int, t Target, uid, gid int) (*Result, error) {
 }
 
 type mountPos struct {
-	entry  *mountEntry
+	entry  *mountinfo.Entry
 	isRoot bool // the fd is the root of that mount
 }
 
@@ -175,7 +176,7 @@ func mountAt(proc, fd int) (*mountPos, error) {
 	}
 	f := os.NewFile(uintptr(mi), "mountinfo")
 	defer f.Close()
-	e, err := findMount(f, st.Mnt_id)
+	e, err := mountinfo.Find(f, st.Mnt_id)
 	if err != nil {
 		return nil, fmt.Errorf("read mountinfo: %w", err)
 	}
@@ -187,12 +188,12 @@ func mountAt(proc, fd int) (*mountPos, error) {
 
 // verify checks that e is a nosuid,nodev,noexec bpffs with exactly the
 // requested delegation.
-func verify(e *mountEntry, d spec.Delegation) error {
+func verify(e *mountinfo.Entry, d spec.Delegation) error {
 	if e.FSType != "bpf" {
 		return fmt.Errorf("%w: filesystem type is %q", ErrVerify, e.FSType)
 	}
 	for _, opt := range []string{"nosuid", "nodev", "noexec"} {
-		if !e.hasMountOpt(opt) {
+		if !e.HasMountOpt(opt) {
 			return fmt.Errorf("%w: mount options %q lack %s", ErrVerify, e.MountOpts, opt)
 		}
 	}
@@ -200,10 +201,10 @@ func verify(e *mountEntry, d spec.Delegation) error {
 }
 
 // checkDelegation compares the delegate options the kernel shows with d.
-func checkDelegation(e *mountEntry, d spec.Delegation) error {
+func checkDelegation(e *mountinfo.Entry, d spec.Delegation) error {
 	for _, k := range spec.Kinds {
 		want := d.Mask(k)
-		shown, ok := e.superOpt(k.MountOption())
+		shown, ok := e.SuperOpt(k.MountOption())
 		if !ok {
 			if want == 0 {
 				continue

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nri-bpftoken/nri-bpftoken/internal/bpfsys"
+)
+
+// environment is what, besides the bpffs, decides whether this process can
+// use a token.
+type environment struct {
+	Caps    map[string]bool `json:"caps"` // effective set, e.g. "CAP_BPF": true
+	Seccomp seccompState    `json:"seccomp"`
+	UserNS  userNSState     `json:"userns"`
+	// Lockdown is /sys/kernel/security/lockdown ("[none] integrity
+	// confidentiality"), empty when the file is absent.
+	Lockdown string `json:"lockdown,omitempty"`
+	errs     []error
+}
+
+type seccompState struct {
+	Mode      string `json:"mode"`       // "disabled", "strict", "filter" or "unknown"
+	BlocksBPF bool   `json:"blocks_bpf"` // something other than the kernel answered bpf()
+	// BPFErrno is what bpf() with an unknown command returned: EINVAL is
+	// the kernel's own answer; EPERM or ENOSYS come from a filter.
+	BPFErrno string `json:"bpf_errno"`
+}
+
+type userNSState struct {
+	Initial bool   `json:"initial"`
+	UIDMap  string `json:"uid_map"` // the lines of /proc/self/uid_map, whitespace collapsed, joined by "; "
+}
+
+// checkedCaps are the capabilities that decide what a token holder may do:
+// CAP_BPF to create a token at all, CAP_NET_ADMIN and CAP_PERFMON for the
+// program and map types that ask for them, CAP_SYS_ADMIN because podman's
+// default seccomp profile lets bpf() through only with it.
+var checkedCaps = []struct {
+	name string
+	bit  uint
+}{
+	{"CAP_BPF", unix.CAP_BPF},
+	{"CAP_NET_ADMIN", unix.CAP_NET_ADMIN},
+	{"CAP_PERFMON", unix.CAP_PERFMON},
+	{"CAP_SYS_ADMIN", unix.CAP_SYS_ADMIN},
+}
+
+// invalidBPFCmd is a bpf command no kernel knows.
+const invalidBPFCmd = 0xffff
+
+func readEnvironment() environment {
+	var env environment
+	var err error
+	if env.Caps, err = effectiveCaps(); err != nil {
+		env.errs = append(env.errs, err)
+	}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		env.errs = append(env.errs, fmt.Errorf("seccomp mode unknown: %w", err))
+	}
+	mode, _ := statusField(string(status), "Seccomp")
+	fd, err := bpfsys.Raw(invalidBPFCmd)
+	if err == nil {
+		unix.Close(fd) // no kernel returns an fd for it, but do not leak one
+	}
+	env.Seccomp = classifySeccomp(mode, err)
+	if uidMap, err := os.ReadFile("/proc/self/uid_map"); err != nil {
+		env.errs = append(env.errs, fmt.Errorf("user namespace unknown: %w", err))
+	} else {
+		env.UserNS = parseUIDMap(string(uidMap))
+	}
+	if b, err := os.ReadFile("/sys/kernel/security/lockdown"); err == nil {
+		env.Lockdown = strings.TrimSpace(string(b))
+	}
+	return env
+}
+
+// effectiveCaps asks the kernel (capget) rather than /proc, which a container
+// may not have mounted.
+func effectiveCaps() (map[string]bool, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return nil, fmt.Errorf("capget: %w", err)
+	}
+	eff := uint64(data[1].Effective)<<32 | uint64(data[0].Effective)
+	caps := make(map[string]bool, len(checkedCaps))
+	for _, c := range checkedCaps {
+		caps[c.name] = eff&(1<<c.bit) != 0
+	}
+	return caps, nil
+}
+
+// statusField returns the value of "Key:\tvalue" in /proc/self/status.
+func statusField(status, key string) (string, bool) {
+	for _, line := range strings.Split(status, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && k == key {
+			return strings.TrimSpace(v), true
+		}
+	}
+	return "", false
+}
+
+// classifySeccomp combines the Seccomp field of /proc/self/status with the
+// outcome of bpf(invalidBPFCmd, zeroed attr). Only the kernel's bpf() answers
+// an unknown command with EINVAL; anything else was said by a seccomp filter
+// (EPERM is podman's default profile without CAP_SYS_ADMIN, ENOSYS newer
+// runtimes' answer for syscalls a profile does not list) or an LSM.
+func classifySeccomp(statusMode string, err error) seccompState {
+	s := seccompState{Mode: "unknown", BPFErrno: errnoName(err)}
+	switch statusMode {
+	case "0":
+		s.Mode = "disabled"
+	case "1":
+		s.Mode = "strict"
+	case "2":
+		s.Mode = "filter"
+	}
+	s.BlocksBPF = err != nil && !errors.Is(err, unix.EINVAL)
+	return s
+}
+
+// parseUIDMap tells the initial user namespace by its identity map of every
+// uid; any other map belongs to a namespace some runtime created.
+func parseUIDMap(s string) userNSState {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			lines = append(lines, strings.Join(f, " "))
+		}
+	}
+	return userNSState{
+		Initial: len(lines) == 1 && lines[0] == "0 0 4294967295",
+		UIDMap:  strings.Join(lines, "; "),
+	}
+}
+
+// hasCap reports a capability as present when capget failed, so that the
+// probe does not blame a capability it could not check.
+func (e environment) hasCap(name string) bool {
+	if e.Caps == nil {
+		return true
+	}
+	return e.Caps[name]
+}

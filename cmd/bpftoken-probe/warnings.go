@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
+)
+
+// commandWarnings points out types delegated without the command that uses
+// them: the kernel ignores a token that lacks the command, so the types are
+// unusable. (spec.DelegationWarnings covers the other surprises.)
+func commandWarnings(m masks) []string {
+	var w []string
+	if m[spec.KindMaps] != 0 && !m.has(spec.KindCmds, mustValue(spec.KindCmds, "map_create")) {
+		w = append(w, "map types are delegated but not the map_create command, so no map can be created with the token: add it (bpf.token/cmds=map_create)")
+	}
+	if m[spec.KindProgs] != 0 && !m.has(spec.KindCmds, mustValue(spec.KindCmds, "prog_load")) {
+		w = append(w, "program types are delegated but not the prog_load command, so no program can be loaded with the token: add it (bpf.token/cmds=prog_load)")
+	}
+	return w
+}
+
+// mustValue looks up a name from this package's own tables; a typo there is a
+// bug every test run catches.
+func mustValue(k spec.Kind, name string) uint {
+	v, ok := k.Value(name)
+	if !ok {
+		panic(fmt.Sprintf("bpftoken-probe: unknown %s name %q", k, name))
+	}
+	return v
+}
+
+// specWarnings reuses the hook's rules (spec.Warnings), so that the probe
+// and the hook say the same thing: CAP_BPF for the token, CAP_NET_ADMIN and
+// CAP_PERFMON for the delegated program types that need them, program types
+// without attach type 0, "any" grants. The hook judges a container's config;
+// here the config is this process's effective set and the delegation found.
+// Without a capget answer it leaves the capabilities out.
+func specWarnings(env environment, m masks) []string {
+	d := spec.Delegation{Cmds: m[spec.KindCmds], Maps: m[spec.KindMaps], Progs: m[spec.KindProgs], Attachs: m[spec.KindAttachs]}
+	if env.Caps == nil {
+		return spec.DelegationWarnings(d)
+	}
+	cfg := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
+	for _, c := range checkedCaps {
+		if env.Caps[c.name] {
+			cfg.Process.Capabilities.Effective = append(cfg.Process.Capabilities.Effective, c.name)
+		}
+	}
+	return spec.Warnings(cfg, d)
+}
+
+// seccompWarning says what blocks bpf(), from the answer to an invalid
+// command. Without seccomp only an LSM can have answered; with seccomp in
+// force, or its state unknown (no /proc), seccomp is by far the likeliest.
+func seccompWarning(s seccompState) string {
+	if !s.BlocksBPF {
+		return ""
+	}
+	if s.Mode != "disabled" {
+		return fmt.Sprintf("%s (an invalid bpf command got %s, not the kernel's EINVAL): %s", seccompBlocks, s.BPFErrno, seccompFix)
+	}
+	return fmt.Sprintf("bpf() is blocked although seccomp is off (an invalid bpf command got %s, not the kernel's EINVAL): an LSM policy refuses it; ask the host's administrator", s.BPFErrno)
+}
+
+// libbpfPathWarning: libbpf looks for the token's bpffs only at /sys/fs/bpf
+// unless LIBBPF_BPF_TOKEN_PATH says otherwise, and an empty value turns its
+// token support off.
+func libbpfPathWarning(path, source string, env string, envSet bool) string {
+	switch {
+	case envSet && env == "":
+		return libbpfTokenPathEnv + " is set but empty, which tells libbpf not to use a token: unset it or set it to the bpffs path"
+	case source == sourceMountInfo && path != spec.DefaultPath && !envSet:
+		return fmt.Sprintf("the delegated bpffs is at %s, where libbpf does not look: set %s=%s for libbpf programs (cilium/ebpf finds it by itself)", path, libbpfTokenPathEnv, path)
+	}
+	return ""
+}
+
+// compareMasks names the kinds on which two sources disagree, in one line
+// per kind. Mount masks may say "any" for every known bit (sameDelegation).
+func compareMasks(token, mount masks, mountPoint string) []string {
+	var w []string
+	for _, k := range spec.Kinds {
+		if !sameDelegation(k, token[k], mount[k]) {
+			w = append(w, fmt.Sprintf("the token info and the mount options of %s disagree on %s: token %q, mount %q",
+				mountPoint, k, k.FormatMask(token[k]), k.FormatMask(mount[k])))
+		}
+	}
+	return w
+}
+
+// compareProbes checks probe outcomes against a full description of the
+// delegation (token info or mount options). A probe that passed although the
+// type is not delegated is always a surprise. A refused probe of a delegated
+// type is one only when the refusal cannot come from elsewhere: with the
+// command delegated (for maps), with some program loading at all (for
+// programs and attach types), and with every capability a type may need.
+func compareProbes(p *probeResults, ref masks, refName string, env environment) []string {
+	allCaps := env.hasCap("CAP_NET_ADMIN") && env.hasCap("CAP_PERFMON")
+	canTest := map[spec.Kind]bool{
+		spec.KindMaps:    ref.has(spec.KindCmds, mustValue(spec.KindCmds, "map_create")),
+		spec.KindProgs:   p.ProgPair != "",
+		spec.KindAttachs: p.ProgPair != "",
+	}
+	var w []string
+	for _, k := range []spec.Kind{spec.KindMaps, spec.KindProgs, spec.KindAttachs} {
+		var extra, missing []string
+		for name, o := range p.kind(k) {
+			bit, ok := k.Value(name)
+			if !ok || !p.tested(k, name) {
+				continue
+			}
+			switch delegated := ref.has(k, bit); {
+			case passed(o) && !delegated:
+				extra = append(extra, name)
+			case !passed(o) && delegated && canTest[k] && allCaps:
+				missing = append(missing, name)
+			}
+		}
+		if len(extra)+len(missing) == 0 {
+			continue
+		}
+		slices.Sort(extra)
+		slices.Sort(missing)
+		w = append(w, fmt.Sprintf("probing disagrees with the %s on %s: allowed but not delegated: [%s]; delegated but refused: [%s]",
+			refName, k, strings.Join(extra, " "), strings.Join(missing, " ")))
+	}
+	return w
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
+)
+
+// missingFrom returns the first of wants that no line contains, or "".
+func missingFrom(lines []string, wants []string) string {
+	all := strings.Join(lines, "\n")
+	for _, w := range wants {
+		if !strings.Contains(all, w) {
+			return w
+		}
+	}
+	return ""
+}
+
+func TestSpecAndCommandWarnings(t *testing.T) {
+	allCaps := environment{Caps: map[string]bool{"CAP_BPF": true, "CAP_NET_ADMIN": true, "CAP_PERFMON": true}}
+	tokencount := masks{
+		spec.KindCmds:    names(spec.KindCmds, "map_create", "prog_load"),
+		spec.KindMaps:    names(spec.KindMaps, "array"),
+		spec.KindProgs:   names(spec.KindProgs, "socket_filter"),
+		spec.KindAttachs: names(spec.KindAttachs, "cgroup_inet_ingress"),
+	}
+	tests := []struct {
+		name  string
+		env   environment
+		m     masks
+		want  []string // substrings that must appear
+		count int      // number of warnings
+	}{
+		{name: "a sound delegation", env: allCaps, m: tokencount, count: 0},
+		{
+			name: "socket_filter without attach type 0",
+			env:  allCaps,
+			m: masks{spec.KindCmds: names(spec.KindCmds, "prog_load"),
+				spec.KindProgs: names(spec.KindProgs, "socket_filter")},
+			want:  []string{"lacks cgroup_inet_ingress"},
+			count: 1,
+		},
+		{
+			name:  "any maps",
+			env:   allCaps,
+			m:     masks{spec.KindCmds: names(spec.KindCmds, "map_create"), spec.KindMaps: ^uint64(0)},
+			want:  []string{"bpf.token/maps=any"},
+			count: 1,
+		},
+		{
+			name: "types without their command",
+			env:  allCaps,
+			m: masks{spec.KindMaps: names(spec.KindMaps, "array"), spec.KindProgs: names(spec.KindProgs, "xdp"),
+				spec.KindAttachs: names(spec.KindAttachs, "cgroup_inet_ingress")},
+			want:  []string{"not the map_create command", "bpf.token/cmds=map_create", "not the prog_load command", "bpf.token/cmds=prog_load"},
+			count: 2,
+		},
+		{
+			name:  "no CAP_BPF, no CAP_NET_ADMIN for xdp",
+			env:   environment{Caps: map[string]bool{}},
+			m:     masks{spec.KindCmds: names(spec.KindCmds, "prog_load"), spec.KindProgs: names(spec.KindProgs, "xdp"), spec.KindAttachs: 1},
+			want:  []string{"lacks CAP_BPF", "--cap-add BPF", "lacks CAP_NET_ADMIN", "[xdp]"},
+			count: 2,
+		},
+		{name: "capabilities unknown: not blamed", env: environment{}, m: tokencount, count: 0},
+		{name: "nothing known but the capabilities", env: environment{Caps: map[string]bool{}}, m: masks{},
+			want: []string{"lacks CAP_BPF"}, count: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := append(specWarnings(tt.env, tt.m), commandWarnings(tt.m)...)
+			if m := missingFrom(got, tt.want); m != "" {
+				t.Errorf("warnings lack %q: %q", m, got)
+			}
+			if len(got) != tt.count {
+				t.Errorf("%d warnings, want %d: %q", len(got), tt.count, got)
+			}
+		})
+	}
+}
+
+func TestSeccompWarning(t *testing.T) {
+	tests := []struct {
+		s    seccompState
+		want []string
+	}{
+		{seccompState{Mode: "filter", BPFErrno: "EINVAL"}, nil},
+		{seccompState{Mode: "filter", BlocksBPF: true, BPFErrno: "EPERM"},
+			[]string{"seccomp blocks bpf()", "got EPERM", "--security-opt seccomp="}},
+		{seccompState{Mode: "disabled", BlocksBPF: true, BPFErrno: "EACCES"},
+			[]string{"blocked although seccomp is off", "EACCES", "LSM"}},
+		{seccompState{Mode: "unknown", BlocksBPF: true, BPFErrno: "ENOSYS"},
+			[]string{"seccomp blocks bpf()", "got ENOSYS"}},
+	}
+	for _, tt := range tests {
+		got := seccompWarning(tt.s)
+		if tt.want == nil {
+			if got != "" {
+				t.Errorf("%+v: unexpected warning %q", tt.s, got)
+			}
+			continue
+		}
+		if m := missingFrom([]string{got}, tt.want); m != "" {
+			t.Errorf("%+v: %q lacks %q", tt.s, got, m)
+		}
+	}
+}
+
+func TestLibbpfPathWarning(t *testing.T) {
+	tests := []struct {
+		name, path, source, env string
+		envSet                  bool
+		want                    string
+	}{
+		{"default path", "/sys/fs/bpf", sourceMountInfo, "", false, ""},
+		{"elsewhere, found by scanning", "/run/bpf", sourceMountInfo, "", false, "LIBBPF_BPF_TOKEN_PATH=/run/bpf"},
+		{"elsewhere, variable set", "/run/bpf", sourceEnv, "/run/bpf", true, ""},
+		{"elsewhere, given as a flag", "/run/bpf", sourceFlag, "", false, ""},
+		{"variable set but empty", "/sys/fs/bpf", sourceMountInfo, "", true, "set but empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := libbpfPathWarning(tt.path, tt.source, tt.env, tt.envSet)
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Errorf("got %q, want one containing %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCompareMasks(t *testing.T) {
+	known := spec.KindMaps.KnownMask()
+	tests := []struct {
+		name         string
+		token, mount masks
+		want         []string
+	}{
+		{name: "equal", token: masks{spec.KindMaps: 4}, mount: masks{spec.KindMaps: 4}},
+		{name: "mount any, token all 64 bits", token: masks{spec.KindMaps: ^uint64(0)}, mount: masks{spec.KindMaps: ^uint64(0)}},
+		{name: "mount any, token every known bit", token: masks{spec.KindMaps: known}, mount: masks{spec.KindMaps: ^uint64(0)}},
+		{name: "mount any, token less", token: masks{spec.KindMaps: known &^ 4}, mount: masks{spec.KindMaps: ^uint64(0)},
+			want: []string{`disagree on maps: token "unspec:hash:`}},
+		{name: "different", token: masks{spec.KindProgs: 2}, mount: masks{spec.KindProgs: 64},
+			want: []string{`disagree on progs: token "socket_filter", mount "xdp"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := compareMasks(tt.token, tt.mount, "/sys/fs/bpf")
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %q, want %d lines", got, len(tt.want))
+			}
+			if m := missingFrom(got, tt.want); m != "" {
+				t.Errorf("%q lacks %q", got, m)
+			}
+		})
+	}
+}
+
+func TestCompareProbes(t *testing.T) {
+	ref := masks{
+		spec.KindCmds:    names(spec.KindCmds, "map_create", "prog_load"),
+		spec.KindMaps:    names(spec.KindMaps, "array", "sockmap"),
+		spec.KindProgs:   names(spec.KindProgs, "socket_filter"),
+		spec.KindAttachs: names(spec.KindAttachs, "cgroup_inet_ingress"),
+	}
+	probes := func(mapsOut map[string]string, pair string) *probeResults {
+		return &probeResults{
+			Maps:     mapsOut,
+			Progs:    map[string]string{"socket_filter": "ok", "lsm": outcomeUntested},
+			Attachs:  map[string]string{"cgroup_inet_ingress": "ok"},
+			ProgPair: pair,
+		}
+	}
+	allCaps := environment{Caps: map[string]bool{"CAP_NET_ADMIN": true, "CAP_PERFMON": true}}
+	noNetAdmin := environment{Caps: map[string]bool{"CAP_PERFMON": true}}
+	tests := []struct {
+		name string
+		p    *probeResults
+		env  environment
+		want []string
+	}{
+		{name: "agree", p: probes(map[string]string{"array": "ok", "sockmap": "ok", "hash": "EPERM"}, "socket_filter/cgroup_inet_ingress"), env: allCaps},
+		{name: "allowed but not delegated", env: allCaps,
+			p:    probes(map[string]string{"array": "ok", "sockmap": "ok", "hash": "ok"}, "socket_filter/cgroup_inet_ingress"),
+			want: []string{"on maps: allowed but not delegated: [hash]; delegated but refused: []"}},
+		{name: "delegated but refused", env: allCaps,
+			p:    probes(map[string]string{"array": "EPERM", "sockmap": "ok"}, "socket_filter/cgroup_inet_ingress"),
+			want: []string{"delegated but refused: [array]"}},
+		{name: "a refusal a missing capability may explain", env: noNetAdmin,
+			p: probes(map[string]string{"array": "ok", "sockmap": "EPERM"}, "socket_filter/cgroup_inet_ingress")},
+		{name: "no token needed: no verdict", env: allCaps,
+			p: probes(map[string]string{"array": outcomeNoTokenNeeded, "sockmap": "ok", "hash": outcomeNoTokenNeeded}, "x/y")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := compareProbes(tt.p, ref, "token info", tt.env)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %q, want %d lines", got, len(tt.want))
+			}
+			if m := missingFrom(got, tt.want); m != "" {
+				t.Errorf("%q lacks %q", got, m)
+			}
+		})
+	}
+	// Without a program pair, program and attach refusals prove nothing.
+	p := &probeResults{Maps: map[string]string{"array": "ok", "sockmap": "ok"},
+		Progs: map[string]string{"socket_filter": "EPERM"}, Attachs: map[string]string{"cgroup_inet_ingress": "EPERM"}}
+	if got := compareProbes(p, ref, "token info", allCaps); len(got) != 0 {
+		t.Errorf("no pair: got %q", got)
+	}
+}
