@@ -80,7 +80,7 @@ bench: build bin/standin
 	$(GO) run ./test/bench -hook bin/oci-hook -delegate bin/baseline/delegate -mkns bin/baseline/mkns -standin bin/standin -n $(BENCH_N)
 	$(GO) test -run '^$$' -bench . -benchmem ./cmd/nri-bpftoken
 	test/podman/install-deps.sh >/dev/null
-	test/bench/podman.sh 20
+	test/bench/podman.sh 40
 	test/bench/containerd.sh 20 100
 
 install: bin/oci-hook
