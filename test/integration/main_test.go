@@ -280,8 +280,10 @@ func checkHostUnchanged(t *testing.T, before hostState) {
 	}
 }
 
-// helperProcesses lists pids of namespace helpers (forked children named
-// "bpftoken-helper").
+// helperProcesses lists namespace helpers (children named "bpftoken-helper")
+// that outlived the hook which started them: orphans, adopted by pid 1.
+// Helpers of other test packages running at the same time have a live
+// parent and are not counted.
 func helperProcesses(t *testing.T) []int {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
@@ -295,9 +297,25 @@ func helperProcesses(t *testing.T) []int {
 			continue
 		}
 		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if err == nil && string(bytes.TrimSpace(comm)) == "bpftoken-helper" {
+		if err == nil && string(bytes.TrimSpace(comm)) == "bpftoken-helper" && parentPid(pid) == 1 {
 			out = append(out, pid)
 		}
 	}
 	return out
+}
+
+// parentPid returns the PPid of pid, or -1.
+func parentPid(pid int) int {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+			if ppid, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				return ppid
+			}
+		}
+	}
+	return -1
 }
