@@ -27,6 +27,7 @@ import (
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/cli"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/doctor"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/policy"
 )
 
 const name = "nri-bpftoken"
@@ -48,6 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	pluginName := fs.String("name", name, "plugin name to register with NRI")
 	pluginIdx := fs.String("idx", "10", "plugin index to register with NRI (two digits; orders plugins)")
 	socketPath := fs.String("socket-path", api.DefaultSocketPath, "NRI socket of the runtime (external plugin)")
+	policyFile := fs.String("policy", "", "the admin's policy file, used when the NRI configuration sets none (without any policy the plugin grants nothing)")
 	common := cli.AddCommon(fs, name, "info", "append logs to this file instead of stderr")
 	if code, done := common.Parse(fs, args, stdout); done {
 		return code
@@ -70,7 +72,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if !preRegistered {
 		opts = append(opts, stub.WithPluginName(*pluginName), stub.WithPluginIdx(*pluginIdx), stub.WithSocketPath(*socketPath))
 	}
-	p := newPlugin(logrus.NewEntry(log))
+	var flagPolicy *policy.Policy
+	if *policyFile != "" {
+		var err error
+		if flagPolicy, err = policy.Load(*policyFile); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			return 2
+		}
+	}
+	p := newPlugin(logrus.NewEntry(log), flagPolicy)
 	for {
 		s, err := stub.New(p, opts...)
 		if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/bpffs"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/policy"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
 
@@ -25,23 +27,35 @@ const libbpfTokenPathEnv = "LIBBPF_BPF_TOKEN_PATH"
 // pivot_root, before the container's process runs.
 type plugin struct {
 	log *logrus.Entry
+	// flagPolicy is -policy FILE, used when NRI's configuration has none.
+	flagPolicy *policy.Policy
 
 	mu sync.Mutex
 	// pending holds what created-but-not-started containers asked for.
 	pending map[string]spec.Delegation
+	// policy decides what may be delegated; nil grants nothing (tenants are
+	// not trusted by default).
+	policy *policy.Policy
 }
 
-func newPlugin(log *logrus.Entry) *plugin {
-	return &plugin{log: log, pending: map[string]spec.Delegation{}}
+func newPlugin(log *logrus.Entry, flagPolicy *policy.Policy) *plugin {
+	return &plugin{log: log, flagPolicy: flagPolicy, policy: flagPolicy, pending: map[string]spec.Delegation{}}
 }
 
 // config is the plugin's configuration from NRI's conf.d (YAML or JSON).
 type config struct {
 	LogLevel string `json:"logLevel"`
+	// Policy is a policy document inline; PolicyFile names one.
+	Policy     json.RawMessage `json:"policy"`
+	PolicyFile string          `json:"policyFile"`
 }
+
+// noPolicy is why a container is refused when the plugin has no policy.
+const noPolicy = "nri-bpftoken has no policy, so it grants no delegation: give it one (policy or policyFile in its NRI configuration, or -policy FILE; see docs/policy.md)"
 
 func (p *plugin) Configure(_ context.Context, cfg, runtime, version string) (api.EventMask, error) {
 	p.log.WithFields(logrus.Fields{"runtime": runtime, "version": version}).Info("connected to runtime")
+	pol := p.flagPolicy
 	if cfg != "" {
 		var c config
 		if err := yaml.UnmarshalStrict([]byte(cfg), &c); err != nil {
@@ -54,6 +68,26 @@ func (p *plugin) Configure(_ context.Context, cfg, runtime, version string) (api
 			}
 			p.log.Logger.SetLevel(level)
 		}
+		var err error
+		switch {
+		case len(c.Policy) > 0 && c.PolicyFile != "":
+			return 0, fmt.Errorf("nri-bpftoken configuration: both policy and policyFile are set: keep one")
+		case len(c.Policy) > 0:
+			pol, err = policy.Parse(c.Policy, "in the NRI configuration")
+		case c.PolicyFile != "":
+			pol, err = policy.Load(c.PolicyFile)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("nri-bpftoken configuration: %w", err)
+		}
+	}
+	p.mu.Lock()
+	p.policy = pol
+	p.mu.Unlock()
+	if pol == nil {
+		p.log.Warn(noPolicy)
+	} else {
+		p.log.WithFields(logrus.Fields{"policy": pol.Source, "rules": len(pol.Rules)}).Info("policy loaded")
 	}
 	return api.MustParseEventMask("CreateContainer", "StartContainer", "RemoveContainer"), nil
 }
@@ -98,6 +132,15 @@ func (p *plugin) CreateContainer(_ context.Context, pod *api.PodSandbox, c *api.
 	}
 	if !hasUserNamespace(c) {
 		return nil, nil, fmt.Errorf("%s: bpf.token/ annotations ask for a BPF token, but the %w; a token cannot exist in the host's user namespace: run the pod with hostUsers: false", describe(pod, c), spec.ErrNoUserNamespace)
+	}
+	p.mu.Lock()
+	pol := p.policy
+	p.mu.Unlock()
+	if pol == nil {
+		return nil, nil, fmt.Errorf("%s: bpf.token/ annotations ask for a BPF token, but %s", describe(pod, c), noPolicy)
+	}
+	if err := pol.Check(workloadOf(pod, c), *d); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", describe(pod, c), err)
 	}
 	var adj *api.ContainerAdjustment
 	if d.Path != spec.DefaultPath {
@@ -145,6 +188,21 @@ func (p *plugin) RemoveContainer(_ context.Context, _ *api.PodSandbox, c *api.Co
 
 func (p *plugin) Shutdown(context.Context) {
 	p.log.Info("runtime is shutting down")
+}
+
+// workloadOf is what the policy's rules select on.
+func workloadOf(pod *api.PodSandbox, c *api.Container) policy.Workload {
+	w := policy.Workload{Container: c.Name, Image: c.Annotations["io.kubernetes.cri.image-name"], Annotations: map[string]string{}}
+	if pod != nil {
+		w.Namespace = pod.Namespace
+		for k, v := range pod.Annotations {
+			w.Annotations[k] = v
+		}
+	}
+	for k, v := range c.Annotations {
+		w.Annotations[k] = v
+	}
+	return w
 }
 
 func hasUserNamespace(c *api.Container) bool {

@@ -10,13 +10,21 @@ import (
 	"github.com/containerd/nri/pkg/api"
 	"github.com/sirupsen/logrus"
 
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/policy"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
+
+// permissive allows everything the tests ask for.
+const permissive = `rules: [{name: all, allow: {cmds: any, maps: any, progs: any, attachs: any, any: true, paths: [/sys/fs/bpf, /run/bpf]}}]`
 
 func quietPlugin() *plugin {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
-	return newPlugin(logrus.NewEntry(l))
+	pol, err := policy.Parse([]byte(permissive), "test")
+	if err != nil {
+		panic(err)
+	}
+	return newPlugin(logrus.NewEntry(l), pol)
 }
 
 func TestCreateContainer(t *testing.T) {
@@ -92,6 +100,49 @@ func TestCreateContainer(t *testing.T) {
 	}
 }
 
+func TestCreateContainerPolicy(t *testing.T) {
+	pod := &api.PodSandbox{Id: "p", Name: "web", Namespace: "shop", Annotations: map[string]string{"bpf.token/maps": "array:hash"}}
+	c := &api.Container{Id: "c", Name: "app", PodSandboxId: "p",
+		Linux: &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user"}}}}
+	tests := []struct {
+		name    string
+		config  string
+		wantErr []string // nil: allowed
+	}{
+		{"no policy grants nothing", "", []string{"pod shop/web container app", "has no policy", "policyFile", "-policy FILE"}},
+		{"inline policy allows", "policy: {rules: [{name: shop, match: {namespaces: [shop]}, allow: {maps: [array, hash]}}]}", nil},
+		{"inline policy refuses", "policy: {rules: [{name: shop, match: {namespaces: [shop]}, allow: {maps: array}}]}",
+			[]string{`rule "shop"`, "maps hash (allowed: array)"}},
+		{"namespace not selected", "policy: {rules: [{name: mon, match: {namespaces: [monitoring]}, allow: {maps: any}}]}",
+			[]string{"no rule", "namespace shop, container app"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := logrus.New()
+			l.SetOutput(io.Discard)
+			p := newPlugin(logrus.NewEntry(l), nil)
+			if _, err := p.Configure(context.Background(), tt.config, "containerd", "v2"); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := p.CreateContainer(context.Background(), pod, c)
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("CreateContainer = %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("CreateContainer accepted")
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
 func TestSynchronizeRecoversCreatedContainers(t *testing.T) {
 	p := quietPlugin()
 	p.pending["stale"] = spec.Delegation{Cmds: 1}
@@ -119,6 +170,10 @@ func TestConfigure(t *testing.T) {
 		{`{"logLevel": "info"}`, ""},
 		{"logLevel: loud\n", "logLevel"},
 		{"level: debug\n", "unknown field"},
+		{"policy: {rules: [{name: a, allow: {maps: array}}]}\n", ""},
+		{"policy: {rules: [{name: a, allow: {maps: hsh}}]}\n", `unknown map type "hsh"`},
+		{"policyFile: /nonexistent/policy.yaml\n", "/nonexistent/policy.yaml"},
+		{"policyFile: /x\npolicy: {rules: []}\n", "both policy and policyFile"},
 	}
 	for _, tt := range tests {
 		p := quietPlugin()

@@ -19,6 +19,7 @@ import (
 	"github.com/nri-bpftoken/nri-bpftoken/internal/cli"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/bpffs"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/doctor"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/policy"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
 )
@@ -41,6 +42,10 @@ bpf() commands, map, program and attach types inside the container's user
 namespace. Install its hooks.d JSON (examples/hooks.d) so that podman or CRI-O
 run it for annotated containers.
 
+Policy: with --policy FILE, or /etc/nri-bpftoken/policy.yaml when it exists,
+a request above the ceiling of the rule that selects the container refuses
+it (docs/policy.md).
+
 Annotations: bpf.token/cmds, bpf.token/maps, bpf.token/progs,
 bpf.token/attachs (lists separated by ',' or ':'), bpf.token/path
 (default /sys/fs/bpf).
@@ -62,6 +67,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(fs.Output(), usage, name)
 		fs.PrintDefaults()
 	}
+	policyFile := fs.String("policy", "", "the admin's policy file (default: "+policy.DefaultPath+" when it exists; without one, the hook grants what the annotations ask)")
 	common := cli.AddCommon(fs, name, "warning", "append logs to this file instead of stderr (podman drops a hook's stderr when it succeeds)")
 	if code, done := common.Parse(fs, args, stdout); done {
 		return code
@@ -72,7 +78,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer closeLog()
 
-	h := &hook{log: logrus.NewEntry(log), stderr: stderr, logToFile: common.LogsToFile()}
+	h := &hook{log: logrus.NewEntry(log), stderr: stderr, logToFile: common.LogsToFile(), policyFile: *policyFile}
 	if err := h.run(stdin); err != nil {
 		line := oneLine(err)
 		// On stderr the one line below says it all; a log file gets it with
@@ -91,6 +97,8 @@ type hook struct {
 	log       *logrus.Entry
 	stderr    io.Writer
 	logToFile bool
+	// policyFile is --policy; "" means policy.DefaultPath when it exists.
+	policyFile string
 }
 
 // warn reports a problem that does not stop the container, on stderr (one
@@ -139,6 +147,14 @@ func (h *hook) run(stdin io.Reader) error {
 	if err := spec.CheckUserNamespace(cfg); err != nil {
 		return fmt.Errorf("container %s: bpf.token/ annotations ask for a BPF token, but the %w; a token cannot exist in the host's user namespace: run it with a user namespace (podman: --userns=auto or --uidmap 0:100000:65536; Kubernetes: hostUsers: false)", st.ID, err)
 	}
+	// The policy is read only for containers that ask: the others pay nothing.
+	pol, err := h.loadPolicy()
+	if err != nil {
+		return fmt.Errorf("container %s: %w", st.ID, err)
+	}
+	if err := pol.Check(workloadOf(ann), *d); err != nil {
+		return fmt.Errorf("container %s: %w", st.ID, err)
+	}
 	for _, w := range spec.Warnings(cfg, *d) {
 		h.warn(st.ID, w)
 	}
@@ -163,6 +179,28 @@ func (h *hook) run(stdin io.Reader) error {
 		"duration":        time.Since(start),
 	}).Info("delegated bpffs mounted")
 	return nil
+}
+
+func (h *hook) loadPolicy() (*policy.Policy, error) {
+	if h.policyFile == "" {
+		return policy.LoadDefault()
+	}
+	return policy.Load(h.policyFile)
+}
+
+// workloadOf is what a hook knows of a container for the policy's rules:
+// CRI-O passes the Kubernetes names; podman passes only annotations.
+func workloadOf(ann map[string]string) policy.Workload {
+	image := ann["io.kubernetes.cri-o.ImageName"]
+	if image == "" {
+		image = ann["io.kubernetes.cri.image-name"]
+	}
+	return policy.Workload{
+		Namespace:   ann["io.kubernetes.pod.namespace"],
+		Container:   ann[kubeContainerName],
+		Image:       image,
+		Annotations: ann,
+	}
 }
 
 // hint says what to do about the errors a user can cause or fix.

@@ -133,6 +133,20 @@ func (e *AnnotationError) Error() string {
 	} else {
 		b.WriteString(echoToken(e.Key))
 	}
+	b.WriteString(e.reason())
+	return b.String()
+}
+
+// Reason says what is wrong with the value and what to do, without naming
+// the annotation: for callers that name the place themselves, such as a
+// field of a policy file.
+func (e *AnnotationError) Reason() string {
+	return strings.TrimLeft(e.reason(), ": ")
+}
+
+// reason is the part of Error after the annotation's name.
+func (e *AnnotationError) reason() string {
+	var b strings.Builder
 	t := kindOfKey(e.Key).table()
 
 	switch e.Err {

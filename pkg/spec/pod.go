@@ -49,27 +49,28 @@ func delegateKeys(ann map[string]string) map[string]string {
 
 // containerFields is the map in a bpf.token/container.<name> annotation.
 type containerFields struct {
-	Cmds    itemList `json:"cmds"`
-	Maps    itemList `json:"maps"`
-	Progs   itemList `json:"progs"`
-	Attachs itemList `json:"attachs"`
+	Cmds    Items `json:"cmds"`
+	Maps    Items `json:"maps"`
+	Progs   Items `json:"progs"`
+	Attachs Items `json:"attachs"`
 	Path    string   `json:"path"`
 }
 
-// itemList takes "a:b", "a,b" or ["a", "b"].
-type itemList string
+// Items is a list in a YAML or JSON document: "a:b", "a,b" or ["a", "b"],
+// kept in the annotation syntax for Kind.ParseList.
+type Items string
 
-func (l *itemList) UnmarshalJSON(data []byte) error {
+func (l *Items) UnmarshalJSON(data []byte) error {
 	var s string
 	if err := json.Unmarshal(data, &s); err == nil {
-		*l = itemList(s)
+		*l = Items(s)
 		return nil
 	}
 	var items []string
 	if err := json.Unmarshal(data, &items); err != nil {
 		return errors.New("want a string or a list of strings")
 	}
-	*l = itemList(strings.Join(items, ","))
+	*l = Items(strings.Join(items, ","))
 	return nil
 }
 

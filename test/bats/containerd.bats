@@ -22,7 +22,19 @@ setup_file() {
 	"$REPO/test/images/build-image.sh" --tokencount "$REPO/bin/tokencount" --out "$CTD_ROOT/image.tar" >/dev/null
 	ctd_import_image "$CTD_ROOT/image.tar" "$IMAGE"
 	export PLUGIN_LOG="$CTD_ROOT/nri-bpftoken.log"
-	start_plugin
+	# The plugin grants nothing without a policy: this one lets pods in
+	# "default" have what the tests ask, and pods in "restricted" array maps.
+	export POLICY="$CTD_ROOT/policy.yaml"
+	cat >"$POLICY" <<-EOF
+		rules:
+		  - name: restricted
+		    match: {namespaces: [restricted]}
+		    allow: {cmds: map_create, maps: array}
+		  - name: test-pods
+		    match: {namespaces: [default]}
+		    allow: {cmds: any, maps: any, progs: any, attachs: any, paths: [/sys/fs/bpf, /run/bpf]}
+	EOF
+	start_plugin -policy "$POLICY"
 }
 
 teardown_file() {
@@ -50,7 +62,7 @@ start_plugin() {
 	local before
 	before=$(grep -c 'connected to runtime' "$PLUGIN_LOG" 2>/dev/null || true)
 	"$REPO/bin/nri-bpftoken" -idx 10 -socket-path "$CTD_ROOT/nri.sock" \
-		-log-level debug -log-file "$PLUGIN_LOG" 3>&- &
+		-log-level debug -log-file "$PLUGIN_LOG" "$@" 3>&- &
 	echo $! >"$CTD_ROOT/nri-bpftoken.pid"
 	wait_for_log "connected to runtime" $((before + 1))
 	wait_for_log "synchronized with runtime" $((before + 1))
@@ -198,7 +210,7 @@ verdict() {
 	id=$(ctd_create_container "$pod" crash c "$IMAGE" --cap BPF -- tokencount -packets 4)
 	kill -9 "$(cat "$CTD_ROOT/nri-bpftoken.pid")"
 	pgrep -x bpftoken-helper && false
-	start_plugin
+	start_plugin -policy "$POLICY"
 	grep 'synchronized with runtime' "$PLUGIN_LOG" | tail -1 | grep -q 'pending=1'
 	ctd_start_container "$id"
 	ctd_wait_container "$id" EXITED 30
@@ -224,10 +236,41 @@ verdict() {
 	[[ "$output" == *"counted 2 packets"* ]]
 }
 
+@test "without a policy the plugin grants nothing, and says which configuration would" {
+	stop_plugin
+	start_plugin
+	pod=$(ctd_run_pod nopolicy --userns "${TOKENCOUNT_ANN[@]}")
+	run ctd_create_container "$pod" nopolicy c "$IMAGE" --cap BPF -- true
+	echo "$output"
+	stop_plugin
+	start_plugin -policy "$POLICY"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"pod default/nopolicy container c: bpf.token/ annotations ask for a BPF token, but nri-bpftoken has no policy, so it grants no delegation: give it one (policy or policyFile in its NRI configuration, or -policy FILE"* ]]
+	# A pod that asks for nothing is not affected.
+	POD_NAME=nopolicy2
+	pod=$(ctd_run_pod nopolicy2 --userns)
+	run_to_exit "$pod" c -- true
+	[ "$exit_code" = 0 ]
+}
+
+@test "a request above its policy rule is refused, naming the rule and the items" {
+	pod=$(ctd_run_pod over --userns --namespace restricted --annotation bpf.token/cmds=map_create --annotation bpf.token/maps=array,hash)
+	run ctd_create_container "$pod" over c "$IMAGE" --cap BPF -- true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	output=${output//\\\"/\"}
+	[[ "$output" == *"pod restricted/over container c: denied by policy: rule \"restricted\" of policy $POLICY does not allow maps hash (allowed: array)"* ]]
+	POD_NAME=within
+	pod=$(ctd_run_pod within --userns --namespace restricted --annotation bpf.token/cmds=map_create --annotation bpf.token/maps=array)
+	run_to_exit "$pod" c --cap BPF "${PROBE[@]}" -- probe -probe /sys/fs/bpf
+	[ "$(verdict array)" = ok ]
+	[ "$(verdict hash)" = EPERM ]
+}
+
 @test "pre-registered: containerd starts the plugin from its NRI plugin directory with its conf.d configuration" {
 	stop_plugin
 	install -m 0755 "$REPO/bin/nri-bpftoken" "$CTD_ROOT/nri-plugins/20-bpftoken"
-	printf 'logLevel: debug\n' >"$CTD_ROOT/nri-conf.d/20-bpftoken.conf"
+	{ printf 'logLevel: debug\npolicy:\n'; sed 's/^/  /' "$POLICY"; } >"$CTD_ROOT/nri-conf.d/20-bpftoken.conf"
 	ctd_restart
 	for _ in $(seq 50); do
 		pgrep -f "$CTD_ROOT/nri-plugins/20-bpftoken" >/dev/null && break
