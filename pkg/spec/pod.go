@@ -49,11 +49,11 @@ func delegateKeys(ann map[string]string) map[string]string {
 
 // containerFields is the map in a bpf.token/container.<name> annotation.
 type containerFields struct {
-	Cmds    Items `json:"cmds"`
-	Maps    Items `json:"maps"`
-	Progs   Items `json:"progs"`
-	Attachs Items `json:"attachs"`
-	Path    string   `json:"path"`
+	Cmds    Items  `json:"cmds"`
+	Maps    Items  `json:"maps"`
+	Progs   Items  `json:"progs"`
+	Attachs Items  `json:"attachs"`
+	Path    string `json:"path"`
 }
 
 // Items is a list in a YAML or JSON document: "a:b", "a,b" or ["a", "b"],
