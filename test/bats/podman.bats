@@ -152,3 +152,30 @@ teardown() { podman_teardown; }
 	[ -z "$(tpodman ps -aq)" ]
 	assert_host_clean
 }
+
+@test "--policy in the hooks.d JSON: a request above its rule is refused, naming rule and items; within it works" {
+	policy="$BATS_TEST_TMPDIR/policy.yaml"
+	cat >"$policy" <<-EOF
+		rules:
+		  - name: net-team
+		    match: {annotations: {team: net}}
+		    allow: {cmds: [map_create, prog_load], maps: array, progs: socket_filter, attachs: cgroup_inet_ingress}
+	EOF
+	hooks="$BATS_TEST_TMPDIR/hooks.d"
+	mkdir -p "$hooks"
+	jq --arg p "$policy" '.hook.args += ["--policy", $p]' "$PODMAN_BASE/hooks.d/bpftoken.json" >"$hooks/bpftoken.json"
+	TPODMAN_HOOKS_DIR=$hooks run tpodman run --rm "${USERNS[@]}" "${BPF_OPTS[@]}" "${TOKENCOUNT_ANN[@]}" \
+		--annotation team=net "$IMAGE" tokencount -packets 2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"counted 2 packets"* ]]
+	TPODMAN_HOOKS_DIR=$hooks run tpodman run --rm "${USERNS[@]}" "${BPF_OPTS[@]}" "${TOKENCOUNT_ANN[@]}" \
+		--annotation team=net --annotation bpf.token/maps=array:hash "$IMAGE" true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"denied by policy: rule \"net-team\" of policy $policy does not allow maps hash (allowed: array)"* ]]
+	TPODMAN_HOOKS_DIR=$hooks run tpodman run --rm "${USERNS[@]}" "${BPF_OPTS[@]}" "${TOKENCOUNT_ANN[@]}" "$IMAGE" true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"denied by policy: no rule of policy $policy selects"* ]]
+}
