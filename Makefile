@@ -58,8 +58,10 @@ test: vet test-go test-fuzz test-bats
 test-go:
 	$(GO) test -count=1 ./...
 
+# Bounded fuzz runs of the annotation parser and the policy loader.
 test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseAnnotations -fuzztime=$(FUZZTIME) ./pkg/spec
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) ./pkg/policy
 
 test-bats: build bin/standin
 	test/podman/install-deps.sh
