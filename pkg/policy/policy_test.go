@@ -153,3 +153,14 @@ func TestLoad(t *testing.T) {
 		t.Errorf("Load of a missing file = %v", err)
 	}
 }
+
+// The policy users copy must stay valid.
+func TestExamplesPolicyParses(t *testing.T) {
+	p, err := Load("../../examples/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Rules) != 3 || p.Rules[2].Name != "default" {
+		t.Errorf("examples/policy.yaml parsed as %+v", p.Rules)
+	}
+}
