@@ -72,7 +72,10 @@ func ProvisionIn(ctx context.Context, ns *userns.Namespaces, t Target) (*Result,
 	}
 	fsfd, err := ns.OpenFSContext(ctx, "bpf")
 	if err != nil {
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENODEV) {
+		// Only fsopen itself failing says the kernel lacks bpffs in user
+		// namespaces; EPERM from joining a namespace has other causes.
+		var he *userns.HelperError
+		if errors.As(err, &he) && he.Step == "fsopen" && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENODEV)) {
 			return nil, fmt.Errorf("%w: %w", ErrNoTokenSupport, err)
 		}
 		return nil, err

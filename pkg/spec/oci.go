@@ -71,10 +71,16 @@ func LoadConfig(bundle string) (*specs.Spec, error) {
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		// The error names the file already.
+		return nil, fmt.Errorf("read container config: %w", err)
 	}
 	if len(data) > maxConfigSize {
 		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxConfigSize)
+	}
+	// encoding/json would replace invalid bytes with U+FFFD: a mount path
+	// would then silently become another path.
+	if !utf8.Valid(data) {
+		return nil, fmt.Errorf("%s is not valid UTF-8", path)
 	}
 	var view configView
 	if err := json.Unmarshal(data, &view); err != nil {

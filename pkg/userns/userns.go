@@ -60,6 +60,10 @@ func Open(pid int) (*Namespaces, error) {
 		if errors.Is(err, unix.ESRCH) {
 			return nil, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
 		}
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) {
+			// A thread id, not a process's: the state must name the process.
+			return nil, fmt.Errorf("pid %d is not a process (a thread's id?): %w", pid, ErrNoProcess)
+		}
 		return nil, fmt.Errorf("open pidfd of pid %d: %w", pid, err)
 	}
 	defer unix.Close(pidfd)

@@ -23,7 +23,10 @@ ctd_start >/dev/null
 image=localhost/bpftoken-test:latest
 "$repo/test/images/build-image.sh" --tokencount "$repo/bin/tokencount" --out "$CTD_ROOT/image.tar" >/dev/null
 ctd_import_image "$CTD_ROOT/image.tar" "$image" >/dev/null
-"$repo/bin/nri-bpftoken" -socket-path "$CTD_ROOT/nri.sock" -log-level info -log-file "$CTD_ROOT/plugin.log" &
+# The plugin grants nothing without a policy: this one allows what the pods ask.
+printf 'rules: [{name: bench, allow: {cmds: any, maps: any, progs: any, attachs: any}}]\n' >"$CTD_ROOT/policy.yaml"
+"$repo/bin/nri-bpftoken" -socket-path "$CTD_ROOT/nri.sock" -policy "$CTD_ROOT/policy.yaml" \
+	-log-level info -log-file "$CTD_ROOT/plugin.log" &
 plugin_pid=$!
 for _ in $(seq 100); do grep -q 'synchronized with runtime' "$CTD_ROOT/plugin.log" 2>/dev/null && break; sleep 0.1; done
 
