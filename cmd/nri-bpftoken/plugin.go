@@ -36,6 +36,9 @@ type plugin struct {
 	// policy decides what may be delegated; nil grants nothing (tenants are
 	// not trusted by default).
 	policy *policy.Policy
+	// configErr is what was wrong with the NRI configuration; while set,
+	// every container that asks is refused with it.
+	configErr error
 }
 
 func newPlugin(log *logrus.Entry, flagPolicy *policy.Policy) *plugin {
@@ -53,43 +56,57 @@ type config struct {
 // noPolicy is why a container is refused when the plugin has no policy.
 const noPolicy = "nri-bpftoken has no policy, so it grants no delegation: give it one (policy or policyFile in its NRI configuration, or -policy FILE; see docs/policy.md)"
 
+// Configure takes the configuration from NRI's conf.d. A bad one does not
+// fail the connection: the runtime would then run every container without
+// the plugin, and those that ask for delegation would start without it.
+// Instead the plugin stays, and refuses every container that asks, with the
+// configuration's fault in the message (fail closed).
 func (p *plugin) Configure(_ context.Context, cfg, runtime, version string) (api.EventMask, error) {
 	p.log.WithFields(logrus.Fields{"runtime": runtime, "version": version}).Info("connected to runtime")
-	pol := p.flagPolicy
-	if cfg != "" {
-		var c config
-		if err := yaml.UnmarshalStrict([]byte(cfg), &c); err != nil {
-			return 0, fmt.Errorf("nri-bpftoken configuration: %w", err)
-		}
-		if c.LogLevel != "" {
-			level, err := logrus.ParseLevel(c.LogLevel)
-			if err != nil {
-				return 0, fmt.Errorf("nri-bpftoken configuration: logLevel %q: use one of error, warning, info, debug", c.LogLevel)
-			}
-			p.log.Logger.SetLevel(level)
-		}
-		var err error
-		switch {
-		case len(c.Policy) > 0 && c.PolicyFile != "":
-			return 0, fmt.Errorf("nri-bpftoken configuration: both policy and policyFile are set: keep one")
-		case len(c.Policy) > 0:
-			pol, err = policy.Parse(c.Policy, "in the NRI configuration")
-		case c.PolicyFile != "":
-			pol, err = policy.Load(c.PolicyFile)
-		}
-		if err != nil {
-			return 0, fmt.Errorf("nri-bpftoken configuration: %w", err)
-		}
+	pol, err := p.parseConfig(cfg)
+	if err != nil {
+		err = fmt.Errorf("nri-bpftoken configuration: %w", err)
+		p.log.Error(err)
 	}
 	p.mu.Lock()
-	p.policy = pol
+	p.policy, p.configErr = pol, err
 	p.mu.Unlock()
-	if pol == nil {
+	switch {
+	case err != nil:
+	case pol == nil:
 		p.log.Warn(noPolicy)
-	} else {
+	default:
 		p.log.WithFields(logrus.Fields{"policy": pol.Source, "rules": len(pol.Rules)}).Info("policy loaded")
 	}
 	return api.MustParseEventMask("CreateContainer", "StartContainer", "RemoveContainer"), nil
+}
+
+// parseConfig applies the log level and returns the policy the
+// configuration names, or the one given with -policy.
+func (p *plugin) parseConfig(cfg string) (*policy.Policy, error) {
+	if cfg == "" {
+		return p.flagPolicy, nil
+	}
+	var c config
+	if err := yaml.UnmarshalStrict([]byte(cfg), &c); err != nil {
+		return nil, err
+	}
+	if c.LogLevel != "" {
+		level, err := logrus.ParseLevel(c.LogLevel)
+		if err != nil {
+			return nil, fmt.Errorf("logLevel %q: use one of error, warning, info, debug", c.LogLevel)
+		}
+		p.log.Logger.SetLevel(level)
+	}
+	switch {
+	case len(c.Policy) > 0 && c.PolicyFile != "":
+		return nil, fmt.Errorf("both policy and policyFile are set: keep one")
+	case len(c.Policy) > 0:
+		return policy.Parse(c.Policy, "in the NRI configuration")
+	case c.PolicyFile != "":
+		return policy.Load(c.PolicyFile)
+	}
+	return p.flagPolicy, nil
 }
 
 // Synchronize rebuilds what a restarted plugin lost: the requests of
@@ -134,8 +151,11 @@ func (p *plugin) CreateContainer(_ context.Context, pod *api.PodSandbox, c *api.
 		return nil, nil, fmt.Errorf("%s: bpf.token/ annotations ask for a BPF token, but the %w; a token cannot exist in the host's user namespace: run the pod with hostUsers: false", describe(pod, c), spec.ErrNoUserNamespace)
 	}
 	p.mu.Lock()
-	pol := p.policy
+	pol, configErr := p.policy, p.configErr
 	p.mu.Unlock()
+	if configErr != nil {
+		return nil, nil, fmt.Errorf("%s: bpf.token/ annotations ask for a BPF token, but %w: fix the plugin's configuration (NRI conf.d)", describe(pod, c), configErr)
+	}
 	if pol == nil {
 		return nil, nil, fmt.Errorf("%s: bpf.token/ annotations ask for a BPF token, but %s", describe(pod, c), noPolicy)
 	}

@@ -163,29 +163,39 @@ func TestSynchronizeRecoversCreatedContainers(t *testing.T) {
 func TestConfigure(t *testing.T) {
 	tests := []struct {
 		cfg     string
-		wantErr string
+		wantErr string // the refusal of a container that asks
 	}{
 		{"", ""},
 		{"logLevel: debug\n", ""},
 		{`{"logLevel": "info"}`, ""},
-		{"logLevel: loud\n", "logLevel"},
+		{"logLevel: loud\n", `nri-bpftoken configuration: logLevel "loud"`},
 		{"level: debug\n", "unknown field"},
 		{"policy: {rules: [{name: a, allow: {maps: array}}]}\n", ""},
 		{"policy: {rules: [{name: a, allow: {maps: hsh}}]}\n", `unknown map type "hsh"`},
 		{"policyFile: /nonexistent/policy.yaml\n", "/nonexistent/policy.yaml"},
 		{"policyFile: /x\npolicy: {rules: []}\n", "both policy and policyFile"},
 	}
+	pod := &api.PodSandbox{Id: "p", Name: "web", Namespace: "shop", Annotations: map[string]string{"bpf.token/maps": "array"}}
+	c := &api.Container{Id: "c", Name: "app", PodSandboxId: "p", Linux: &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user"}}}}
 	for _, tt := range tests {
 		p := quietPlugin()
 		mask, err := p.Configure(context.Background(), tt.cfg, "containerd", "v2")
+		if err != nil || mask == 0 {
+			t.Fatalf("Configure(%q) = %v, %v: a configuration error must not fail the connection", tt.cfg, mask, err)
+		}
+		_, _, err = p.CreateContainer(context.Background(), pod, c)
 		if tt.wantErr == "" {
-			if err != nil || mask == 0 {
-				t.Errorf("Configure(%q) = %v, %v", tt.cfg, mask, err)
+			if err != nil {
+				t.Errorf("after Configure(%q): CreateContainer = %v", tt.cfg, err)
 			}
 			continue
 		}
-		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-			t.Errorf("Configure(%q) error = %v, want %q", tt.cfg, err, tt.wantErr)
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "fix the plugin's configuration") {
+			t.Errorf("after Configure(%q): CreateContainer error = %v, want %q", tt.cfg, err, tt.wantErr)
+		}
+		// A container that asks for nothing is not affected.
+		if _, _, err := p.CreateContainer(context.Background(), &api.PodSandbox{Id: "q"}, &api.Container{Id: "d"}); err != nil {
+			t.Errorf("after Configure(%q): a container that asks nothing was refused: %v", tt.cfg, err)
 		}
 	}
 }

@@ -282,13 +282,19 @@ verdict() {
 	run_to_exit "$pod" c --cap BPF -- tokencount -packets 3
 	[ "$exit_code" = 0 ]
 	[[ "$output" == *"counted 3 packets"* ]]
-	# A bad configuration is refused with the reason, and containerd goes on without it.
+	# A bad configuration keeps the plugin, which refuses every container
+	# that asks, with the configuration's fault (fail closed).
 	printf 'logLevel: loud\n' >"$CTD_ROOT/nri-conf.d/20-bpftoken.conf"
 	ctd_restart
 	for _ in $(seq 50); do
-		grep -q 'nri-bpftoken configuration: logLevel' "$CTD_ROOT/containerd.log" && break
+		pgrep -f "$CTD_ROOT/nri-plugins/20-bpftoken" >/dev/null && break
 		sleep 0.1
 	done
-	grep 'failed to configure plugin.*nri-bpftoken configuration: logLevel' "$CTD_ROOT/containerd.log"
+	pod=$(ctd_run_pod badconf --userns "${TOKENCOUNT_ANN[@]}")
+	run ctd_create_container "$pod" badconf c "$IMAGE" --cap BPF -- true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	output=${output//\\\"/\"}
+	[[ "$output" == *'pod default/badconf container c: bpf.token/ annotations ask for a BPF token, but nri-bpftoken configuration: logLevel "loud": use one of error, warning, info, debug: fix the plugin'* ]]
 	rm -f "$CTD_ROOT/nri-plugins/20-bpftoken"
 }
