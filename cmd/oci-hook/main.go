@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,7 +117,9 @@ func (h *hook) run(stdin io.Reader) error {
 	if err != nil {
 		return err
 	}
-	h.log = h.log.WithFields(logrus.Fields{"container": st.ID, "pid": st.Pid})
+	// The id goes into messages: a hostile one must not break the line.
+	id := printable(st.ID)
+	h.log = h.log.WithFields(logrus.Fields{"container": id, "pid": st.Pid})
 	// Runtimes copy config.json's annotations into the state; when they
 	// did and none asks for delegation, config.json need not be read.
 	if len(st.Annotations) > 0 && !spec.HasAnnotations(st.Annotations) {
@@ -125,7 +128,7 @@ func (h *hook) run(stdin io.Reader) error {
 	}
 	cfg, err := spec.LoadConfig(st.Bundle)
 	if err != nil {
-		return fmt.Errorf("container %s: %w", st.ID, err)
+		return fmt.Errorf("container %s: %w", id, err)
 	}
 	ann := spec.Annotations(st, cfg)
 	var d *spec.Delegation
@@ -137,7 +140,7 @@ func (h *hook) run(stdin io.Reader) error {
 		d, err = spec.ParseAnnotations(ann)
 	}
 	if err != nil {
-		return fmt.Errorf("container %s: %w", st.ID, err)
+		return fmt.Errorf("container %s: %w", id, err)
 	}
 	if d == nil {
 		h.log.Debug("no bpf.token/ annotation; nothing to do")
@@ -145,32 +148,32 @@ func (h *hook) run(stdin io.Reader) error {
 	}
 	h.log = h.log.WithField("delegation", d.String())
 	if err := spec.CheckUserNamespace(cfg); err != nil {
-		return fmt.Errorf("container %s: bpf.token/ annotations ask for a BPF token, but the %w; a token cannot exist in the host's user namespace: run it with a user namespace (podman: --userns=auto or --uidmap 0:100000:65536; Kubernetes: hostUsers: false)", st.ID, err)
+		return fmt.Errorf("container %s: bpf.token/ annotations ask for a BPF token, but the %w; a token cannot exist in the host's user namespace: run it with a user namespace (podman: --userns=auto or --uidmap 0:100000:65536; Kubernetes: hostUsers: false)", id, err)
 	}
 	// The policy is read only for containers that ask: the others pay nothing.
 	pol, err := h.loadPolicy()
 	if err != nil {
-		return fmt.Errorf("container %s: %w", st.ID, err)
+		return fmt.Errorf("container %s: %w", id, err)
 	}
 	if err := pol.Check(workloadOf(ann), *d); err != nil {
-		return fmt.Errorf("container %s: %w", st.ID, err)
+		return fmt.Errorf("container %s: %w", id, err)
 	}
 	for _, w := range spec.Warnings(cfg, *d) {
-		h.warn(st.ID, w)
+		h.warn(id, w)
 	}
 	if st.Pid <= 0 {
-		return fmt.Errorf("container %s: the state on stdin has no pid: run this hook at stage createRuntime", st.ID)
+		return fmt.Errorf("container %s: the state on stdin has no pid: run this hook at stage createRuntime", id)
 	}
 	rootfs, err := spec.RootPath(st.Bundle, cfg)
 	if err != nil {
-		return fmt.Errorf("container %s: %w", st.ID, err)
+		return fmt.Errorf("container %s: %w", id, err)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
 	defer cancel()
 	res, err := bpffs.Provision(ctx, bpffs.Target{Pid: st.Pid, Rootfs: rootfs, Delegation: *d})
 	if err != nil {
-		return fmt.Errorf("container %s: delegated bpffs at %s: %w%s", st.ID, d.Path, err, hint(err))
+		return fmt.Errorf("container %s: delegated bpffs at %s: %w%s", id, d.Path, err, hint(err))
 	}
 	h.log.WithFields(logrus.Fields{
 		"mount_id":        res.MountID,
@@ -216,6 +219,17 @@ func hint(err error) string {
 		return "; set bpf.token/path to a directory, or to a path the image does not have"
 	}
 	return ""
+}
+
+// printable returns s, or s quoted when it holds anything but printable
+// ASCII.
+func printable(s string) string {
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // oneLine keeps the message on one line whatever an error wrapped.
