@@ -3,6 +3,7 @@
 # with user-namespace pods, driven through CRI with crictl.
 
 load ../containerd/lib
+load plugin_helpers
 
 REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 IMAGE=localhost/bpftoken-test:latest
@@ -54,37 +55,6 @@ teardown() {
 		echo "--- tail of $PLUGIN_LOG" >&2
 		tail -n 30 "$PLUGIN_LOG" >&2 || true
 	fi
-}
-
-# start_plugin runs bin/nri-bpftoken as an external plugin and waits until
-# containerd has configured it.
-start_plugin() {
-	local before
-	before=$(grep -c 'connected to runtime' "$PLUGIN_LOG" 2>/dev/null || true)
-	"$REPO/bin/nri-bpftoken" -idx 10 -socket-path "$CTD_ROOT/nri.sock" \
-		-log-level debug -log-file "$PLUGIN_LOG" "$@" 3>&- &
-	echo $! >"$CTD_ROOT/nri-bpftoken.pid"
-	wait_for_log "connected to runtime" $((before + 1))
-	wait_for_log "synchronized with runtime" $((before + 1))
-}
-
-stop_plugin() {
-	local pid
-	pid=$(cat "$CTD_ROOT/nri-bpftoken.pid" 2>/dev/null) || return 0
-	kill "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	rm -f "$CTD_ROOT/nri-bpftoken.pid"
-}
-
-# wait_for_log TEXT COUNT: until the plugin's log has COUNT lines with TEXT.
-wait_for_log() {
-	local i
-	for i in $(seq 100); do
-		[ "$(grep -c "$1" "$PLUGIN_LOG" 2>/dev/null || true)" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	echo "plugin log never had $2 x '$1'" >&2
-	return 1
 }
 
 assert_host_clean() {

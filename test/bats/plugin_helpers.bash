@@ -1,0 +1,34 @@
+# Running bin/nri-bpftoken as an external NRI plugin next to the private
+# containerd of test/containerd/lib.bash. Needs REPO, CTD_ROOT and PLUGIN_LOG;
+# PLUGIN_LOG_LEVEL (default debug) sets its log level.
+
+# start_plugin ARGS...: start the plugin with ARGS added; returns once
+# containerd has configured and synchronized it.
+start_plugin() {
+	local before
+	before=$(grep -c 'connected to runtime' "$PLUGIN_LOG" 2>/dev/null || true)
+	"$REPO/bin/nri-bpftoken" -idx 10 -socket-path "$CTD_ROOT/nri.sock" \
+		-log-level "${PLUGIN_LOG_LEVEL:-debug}" -log-file "$PLUGIN_LOG" "$@" 3>&- &
+	echo $! >"$CTD_ROOT/nri-bpftoken.pid"
+	wait_for_log "connected to runtime" $((before + 1))
+	wait_for_log "synchronized with runtime" $((before + 1))
+}
+
+stop_plugin() {
+	local pid
+	pid=$(cat "$CTD_ROOT/nri-bpftoken.pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	rm -f "$CTD_ROOT/nri-bpftoken.pid"
+}
+
+# wait_for_log TEXT COUNT: until the plugin's log has COUNT lines with TEXT.
+wait_for_log() {
+	local i
+	for i in $(seq 100); do
+		[ "$(grep -c "$1" "$PLUGIN_LOG" 2>/dev/null || true)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "plugin log never had $2 x '$1'" >&2
+	return 1
+}
