@@ -22,15 +22,9 @@ AT_ONCE=10
 
 setup_file() {
 	podman_setup_file
-	"$REPO/test/containerd/install.sh" >&3 2>&1
-	ctd_init
-	ctd_start
-	"$REPO/test/images/build-image.sh" --tokencount "$REPO/bin/tokencount" --out "$CTD_ROOT/image.tar" >/dev/null
-	ctd_import_image "$CTD_ROOT/image.tar" "$IMAGE"
-	export PLUGIN_LOG="$CTD_ROOT/nri-bpftoken.log"
+	containerd_setup_file "$IMAGE"
 	# The plugin grants nothing without a policy: this one lets pods in
 	# "default" have what the probe asks for, and nothing more.
-	export POLICY="$CTD_ROOT/policy.yaml"
 	cat >"$POLICY" <<-EOF
 		rules:
 		  - name: load

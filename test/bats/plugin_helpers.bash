@@ -2,6 +2,19 @@
 # containerd of test/containerd/lib.bash. Needs REPO, CTD_ROOT and PLUGIN_LOG;
 # PLUGIN_LOG_LEVEL (default debug) sets its log level.
 
+# containerd_setup_file IMAGE: build (or reuse) containerd, start it on
+# private paths, import the test image as IMAGE, and set PLUGIN_LOG and
+# POLICY (the file a suite writes its policy to).
+containerd_setup_file() {
+	"$REPO/test/containerd/install.sh" >&3 2>&1
+	ctd_init
+	ctd_start
+	"$REPO/test/images/build-image.sh" --tokencount "$REPO/bin/tokencount" --out "$CTD_ROOT/image.tar" >/dev/null
+	ctd_import_image "$CTD_ROOT/image.tar" "$1"
+	export PLUGIN_LOG="$CTD_ROOT/nri-bpftoken.log"
+	export POLICY="$CTD_ROOT/policy.yaml"
+}
+
 # start_plugin ARGS...: start the plugin with ARGS added; returns once
 # containerd has configured and synchronized it.
 start_plugin() {
