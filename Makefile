@@ -21,6 +21,11 @@ HOOKS_JSON    := $(PREFIX)/share/containers/oci/hooks.d
 # The hook and the plugin are linked statically (cgo, for pkg/userns/nsenter):
 # the hook starts on every annotated container, and a static binary starts
 # without the dynamic loader's work; the plugin runs in minimal images.
+# Against musl when musl-gcc is there (Debian: musl-tools): the Go runtime
+# creates its threads through the C library's pthread_create, and with musl
+# the hook starts about 0.5 ms sooner than with glibc (docs/performance.md).
+# Without musl-gcc, static glibc.
+STATIC_CC ?= $(shell command -v musl-gcc 2>/dev/null || echo gcc)
 HOOK_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version.Version=$(VERSION) \
 	-linkmode external -extldflags=-static
 STATIC_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version.Version=$(VERSION)
@@ -32,10 +37,10 @@ all: build
 build: bin/oci-hook bin/nri-bpftoken bin/tokencount bin/bpftoken-probe
 
 bin/oci-hook: FORCE
-	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(HOOK_LDFLAGS)' -o $@ ./cmd/oci-hook
+	CC=$(STATIC_CC) CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(HOOK_LDFLAGS)' -o $@ ./cmd/oci-hook
 
 bin/nri-bpftoken: FORCE
-	CGO_ENABLED=1 $(GO) build -trimpath -tags netgo,osusergo -ldflags '$(HOOK_LDFLAGS)' -o $@ ./cmd/nri-bpftoken
+	CC=$(STATIC_CC) CGO_ENABLED=1 $(GO) build -trimpath -tags netgo,osusergo -ldflags '$(HOOK_LDFLAGS)' -o $@ ./cmd/nri-bpftoken
 
 bin/tokencount: FORCE
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(STATIC_LDFLAGS)' -o $@ ./examples/tokencount

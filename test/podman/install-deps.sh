@@ -1,10 +1,11 @@
 #!/bin/sh
-# install-deps.sh: what the podman tests and the demo need on a Debian 12 host.
+# install-deps.sh: what the podman tests and the demo need on a Debian 12 host
+# (and musl-tools, which the Makefile links the hook and the plugin with).
 # Idempotent: apt-get runs only when a package is missing, and the subordinate
 # id ranges for podman --userns=auto are added only when absent. Run as root.
 set -eu
 
-pkgs="podman runc conmon uidmap busybox-static bats jq"
+pkgs="podman runc conmon uidmap busybox-static bats jq musl-tools"
 
 missing=
 for p in $pkgs; do
