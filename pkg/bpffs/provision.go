@@ -164,9 +164,24 @@ type mountPos struct {
 }
 
 // mountAt finds the mount that fd lies on, in the calling thread's mount
-// namespace.
+// namespace: from statmount(2) where the kernel has it (6.11), which
+// describes that one mount, else from the thread's mountinfo.
 func mountAt(proc, fd int) (*mountPos, error) {
 	var st unix.Statx_t
+	if !forceMountinfo {
+		if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID_UNIQUE, &st); err != nil {
+			return nil, fmt.Errorf("statx: %w", err)
+		}
+		if st.Mask&unix.STATX_MNT_ID_UNIQUE != 0 {
+			e, err := mountinfo.Stat(st.Mnt_id)
+			if err == nil {
+				return &mountPos{entry: e, isRoot: st.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0}, nil
+			}
+			if !errors.Is(err, mountinfo.ErrNoStatmount) {
+				return nil, err
+			}
+		}
+	}
 	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &st); err != nil {
 		return nil, fmt.Errorf("statx: %w", err)
 	}
@@ -188,6 +203,10 @@ func mountAt(proc, fd int) (*mountPos, error) {
 	}
 	return &mountPos{entry: e, isRoot: st.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0}, nil
 }
+
+// forceMountinfo makes mountAt read mountinfo as on kernels without
+// statmount's mount options; tests set it to cover that path here.
+var forceMountinfo = false
 
 // verify checks that e is a nosuid,nodev,noexec bpffs with exactly the
 // requested delegation.

@@ -17,7 +17,19 @@ import (
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
 
-func TestProvision(t *testing.T) {
+// mountSources runs a test with each way the mount checks can learn about
+// a mount: statmount(2) where the kernel has it, and mountinfo.
+func mountSources(t *testing.T, test func(t *testing.T)) {
+	t.Run("statmount", test)
+	t.Run("mountinfo", func(t *testing.T) {
+		bpffs.UseMountinfo(t)
+		test(t)
+	})
+}
+
+func TestProvision(t *testing.T) { mountSources(t, testProvision) }
+
+func testProvision(t *testing.T) {
 	pid := testenv.StartInUserNS(t)
 	rootfs := t.TempDir()
 	d := spec.Delegation{Cmds: 1, Maps: 1 << 2, Path: "/a/b/bpf"}
@@ -59,6 +71,10 @@ func TestProvision(t *testing.T) {
 }
 
 func TestProvisionRefusesSharedMountAndRemovesWhatItMade(t *testing.T) {
+	mountSources(t, testProvisionRefusesSharedMount)
+}
+
+func testProvisionRefusesSharedMount(t *testing.T) {
 	pid := testenv.StartInUserNS(t)
 	rootfs := t.TempDir()
 	// A rootfs whose mount propagates to other namespaces: a bpffs mounted
