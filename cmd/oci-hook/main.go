@@ -171,7 +171,9 @@ func (h *hook) run(stdin io.Reader) error {
 
 	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
 	defer cancel()
-	res, err := bpffs.Provision(ctx, bpffs.Target{Pid: st.Pid, Rootfs: rootfs, Delegation: *d})
+	// The hook ends right after: its own thread does the work in the
+	// container's mount namespace and stays there. Only logging follows.
+	res, err := bpffs.ProvisionHere(ctx, bpffs.Target{Pid: st.Pid, Rootfs: rootfs, Delegation: *d})
 	if err != nil {
 		return fmt.Errorf("container %s: delegated bpffs at %s: %w%s", id, d.Path, err, hint(err))
 	}

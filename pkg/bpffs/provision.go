@@ -61,8 +61,28 @@ func Provision(ctx context.Context, t Target) (*Result, error) {
 	return ProvisionIn(ctx, ns, t)
 }
 
+// ProvisionHere is Provision for a program that ends right after it, as
+// the OCI hook does: the work inside the container's mount namespace runs
+// on the calling goroutine's own thread, which stays there (see
+// userns.Namespaces.DoHere). Afterwards the calling goroutine must not use
+// host paths.
+func ProvisionHere(ctx context.Context, t Target) (*Result, error) {
+	ns, err := userns.Open(t.Pid)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	return provision(ctx, ns, t, ns.DoHere)
+}
+
 // ProvisionIn is Provision with namespaces the caller already opened.
 func ProvisionIn(ctx context.Context, ns *userns.Namespaces, t Target) (*Result, error) {
+	return provision(ctx, ns, t, ns.Do)
+}
+
+// provision does the work; inMountNS runs a function inside the container's
+// mount namespace.
+func provision(ctx context.Context, ns *userns.Namespaces, t Target, inMountNS func(func() error) error) (*Result, error) {
 	if !path.IsAbs(t.Delegation.Path) || t.Delegation.Path == "/" {
 		return nil, fmt.Errorf("mount path %q: must be an absolute path below /", t.Delegation.Path)
 	}
@@ -96,7 +116,7 @@ func ProvisionIn(ctx context.Context, ns *userns.Namespaces, t Target) (*Result,
 	defer unix.Close(proc)
 
 	var res *Result
-	err = ns.Do(func() error {
+	err = inMountNS(func() error {
 		var err error
 		res, err = mountInto(proc, mntfd, t, uid, gid)
 		return err

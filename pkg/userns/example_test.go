@@ -43,3 +43,20 @@ func ExampleNamespaces_Do() {
 	})
 	fmt.Println(err)
 }
+
+// A short-lived program (the OCI hook) does its last work in a container's
+// mount namespace on its own thread, and exits.
+func ExampleNamespaces_DoHere() {
+	ns, err := userns.Open(4242)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ns.Close()
+	err = ns.DoHere(func() error {
+		var st unix.Stat_t
+		return unix.Stat("/sys/fs/bpf", &st)
+	})
+	// From here on, this goroutine's paths resolve in the container.
+	fmt.Println(err)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -137,6 +138,71 @@ func TestDoJoinsOnlyOneThread(t *testing.T) {
 	if after, _ := os.Readlink("/proc/self/ns/mnt"); after != self {
 		t.Errorf("the process left its mount namespace: %s -> %s", self, after)
 	}
+}
+
+func TestDoHereStaysAndEndsWithItsGoroutine(t *testing.T) {
+	pid := testenv.StartInUserNS(t)
+	ns, err := userns.Open(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	self, _ := os.Readlink("/proc/self/ns/mnt")
+	want, _ := os.Readlink("/proc/" + itoa(pid) + "/ns/mnt")
+	type result struct {
+		inside, after string
+		tid           int
+		err           error
+	}
+	done := make(chan result)
+	// Its own goroutine, off the main thread: the test's goroutine would
+	// carry the namespace into cleanups, and the main thread, which Go
+	// never ends, would keep it for the rest of the test binary.
+	offMainThread(func() {
+		var r result
+		r.err = ns.DoHere(func() error {
+			r.tid = unix.Gettid()
+			var err error
+			r.inside, err = os.Readlink("/proc/thread-self/ns/mnt")
+			return err
+		})
+		r.after, _ = os.Readlink("/proc/thread-self/ns/mnt")
+		done <- r
+	})
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.inside != want || r.after != want {
+		t.Errorf("DoHere ran in %s and its goroutine went on in %s, want the container's %s for both", r.inside, r.after, want)
+	}
+	if now, _ := os.Readlink("/proc/self/ns/mnt"); now != self {
+		t.Errorf("the process's main thread left its mount namespace: %s -> %s", self, now)
+	}
+	// The goroutine has ended locked: the runtime ends its thread.
+	task := "/proc/self/task/" + itoa(r.tid)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, err := os.Stat(task); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("thread %d, in the container's mount namespace, outlived its goroutine", r.tid)
+		}
+	}
+}
+
+// offMainThread runs fn in a new goroutine on a thread other than the
+// main one.
+func offMainThread(fn func()) {
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			defer runtime.UnlockOSThread()
+			offMainThread(fn)
+			return
+		}
+		fn()
+	}()
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
