@@ -115,15 +115,22 @@ func TestOpenFSContextReportsHelperErrors(t *testing.T) {
 	}
 }
 
-func TestDoJoinsOnlyOneThread(t *testing.T) {
+// openStandin opens the namespaces of a new stand-in container and returns
+// them with the mount namespaces of this process and of the container.
+func openStandin(t *testing.T) (ns *userns.Namespaces, self, container string) {
 	pid := testenv.StartInUserNS(t)
 	ns, err := userns.Open(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ns.Close()
-	self, _ := os.Readlink("/proc/self/ns/mnt")
-	want, _ := os.Readlink("/proc/" + itoa(pid) + "/ns/mnt")
+	t.Cleanup(func() { ns.Close() })
+	self, _ = os.Readlink("/proc/self/ns/mnt")
+	container, _ = os.Readlink("/proc/" + itoa(pid) + "/ns/mnt")
+	return ns, self, container
+}
+
+func TestDoJoinsOnlyOneThread(t *testing.T) {
+	ns, self, want := openStandin(t)
 	var inside string
 	if err := ns.Do(func() error {
 		var err error
@@ -141,14 +148,7 @@ func TestDoJoinsOnlyOneThread(t *testing.T) {
 }
 
 func TestDoHereStaysAndEndsWithItsGoroutine(t *testing.T) {
-	pid := testenv.StartInUserNS(t)
-	ns, err := userns.Open(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	self, _ := os.Readlink("/proc/self/ns/mnt")
-	want, _ := os.Readlink("/proc/" + itoa(pid) + "/ns/mnt")
+	ns, self, want := openStandin(t)
 	type result struct {
 		inside, after string
 		tid           int
