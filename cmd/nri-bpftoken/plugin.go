@@ -129,7 +129,7 @@ func (p *plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, containe
 		if pod == nil {
 			continue
 		}
-		d, err := spec.ForContainer(pod.Annotations, c.Annotations, c.Name)
+		d, err := spec.ForContainer(pod.Annotations, ownAnnotations(pod, c), c.Name)
 		if err != nil || d == nil {
 			continue
 		}
@@ -140,7 +140,7 @@ func (p *plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, containe
 }
 
 func (p *plugin) CreateContainer(_ context.Context, pod *api.PodSandbox, c *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
-	d, err := spec.ForContainer(pod.Annotations, c.Annotations, c.Name)
+	d, err := spec.ForContainer(pod.Annotations, ownAnnotations(pod, c), c.Name)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", describe(pod, c), err)
 	}
@@ -187,16 +187,39 @@ func (p *plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, c *api
 		return nil
 	}
 	start := time.Now()
-	// After pivot_root the container's root is its mount namespace's root.
-	res, err := bpffs.Provision(ctx, bpffs.Target{Pid: int(c.Pid), Rootfs: "/", Delegation: d})
+	init, err := openInit(c.Id, c.Pid)
 	if err != nil {
-		return fmt.Errorf("%s: delegated bpffs at %s: %w", describe(pod, c), d.Path, err)
+		return p.refuseStart(pod, c, d, nil, err)
+	}
+	defer init.close()
+	// After pivot_root the container's root is its mount namespace's root.
+	res, err := bpffs.Provision(ctx, bpffs.Target{Pid: init.pid, Rootfs: "/", Delegation: d})
+	if err != nil {
+		return p.refuseStart(pod, c, d, init, err)
 	}
 	p.log.WithFields(logrus.Fields{
-		"container": describe(pod, c), "pid": c.Pid, "options": res.SuperOptions,
+		"container": describe(pod, c), "pid": init.pid, "options": res.SuperOptions,
 		"already_mounted": res.AlreadyMounted, "duration": time.Since(start),
 	}).Info("delegated bpffs mounted")
 	return nil
+}
+
+// refuseStart fails the start of a container whose bpffs could not be
+// mounted. containerd then does not start it; CRI-O (1.34) only logs a
+// failed StartContainer and goes on, so the container's init, which still
+// waits for the start, is killed: the container's process never runs
+// without what it asked for, whatever the runtime does with the error.
+func (p *plugin) refuseStart(pod *api.PodSandbox, c *api.Container, d spec.Delegation, init *containerInit, err error) error {
+	err = fmt.Errorf("%s: delegated bpffs at %s: %w", describe(pod, c), d.Path, err)
+	log := p.log.WithError(err).WithField("container", describe(pod, c))
+	if init != nil {
+		if kerr := init.kill(); kerr != nil {
+			log = log.WithField("kill_error", kerr)
+		}
+		log = log.WithField("killed_pid", init.pid)
+	}
+	log.Error("container refused at start")
+	return err
 }
 
 func (p *plugin) RemoveContainer(_ context.Context, _ *api.PodSandbox, c *api.Container) error {
@@ -208,6 +231,23 @@ func (p *plugin) RemoveContainer(_ context.Context, _ *api.PodSandbox, c *api.Co
 
 func (p *plugin) Shutdown(context.Context) {
 	p.log.Info("runtime is shutting down")
+}
+
+// ownAnnotations are the container's annotations that are its own: CRI-O
+// copies the pod's annotations into each container's, where they would win
+// over the pod's bpf.token/container.<name> keys; those equal to the pod's
+// are the pod's.
+func ownAnnotations(pod *api.PodSandbox, c *api.Container) map[string]string {
+	if pod == nil || len(pod.Annotations) == 0 {
+		return c.Annotations
+	}
+	own := make(map[string]string, len(c.Annotations))
+	for k, v := range c.Annotations {
+		if pv, ok := pod.Annotations[k]; !ok || pv != v {
+			own[k] = v
+		}
+	}
+	return own
 }
 
 // workloadOf is what the policy's rules select on.

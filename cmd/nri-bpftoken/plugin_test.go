@@ -33,6 +33,7 @@ func TestCreateContainer(t *testing.T) {
 	tests := []struct {
 		name       string
 		podAnn     map[string]string
+		ctrAnn     map[string]string // the container's annotations as the runtime passes them
 		linux      *api.LinuxContainer
 		wantEnv    string // LIBBPF_BPF_TOKEN_PATH, "" for no adjustment
 		wantMask   uint64 // Maps mask recorded for StartContainer; 0: none recorded
@@ -45,6 +46,19 @@ func TestCreateContainer(t *testing.T) {
 			podAnn: map[string]string{"bpf.token/maps": "array", "bpf.token/path": "/run/bpf"}, linux: userns,
 			wantEnv: "/run/bpf", wantMask: 1 << 2},
 		{name: "opted out", podAnn: map[string]string{"bpf.token/maps": "array", "bpf.token/container.app": "none"}, linux: userns},
+		{name: "container's own annotation wins",
+			podAnn: map[string]string{"bpf.token/maps": "array"}, ctrAnn: map[string]string{"bpf.token/maps": "hash"},
+			linux: userns, wantMask: 1 << 1},
+		// CRI-O copies the pod's annotations into the container's: those
+		// copies must not hide the pod's per-container key.
+		{name: "pod's annotations copied into the container's (CRI-O): per-container key applies",
+			podAnn: map[string]string{"bpf.token/maps": "array", "bpf.token/container.app": `{"maps": "hash"}`},
+			ctrAnn: map[string]string{"bpf.token/maps": "array", "bpf.token/container.app": `{"maps": "hash"}`, "io.kubernetes.container.name": "app"},
+			linux:  userns, wantMask: 1 << 1},
+		{name: "pod's annotations copied into the container's (CRI-O): opt-out applies",
+			podAnn: map[string]string{"bpf.token/maps": "array", "bpf.token/container.app": "none"},
+			ctrAnn: map[string]string{"bpf.token/maps": "array", "bpf.token/container.app": "none"},
+			linux:  userns},
 		{name: "no user namespace", podAnn: map[string]string{"bpf.token/maps": "array"}, linux: hostUsers,
 			wantErr: spec.ErrNoUserNamespace, wantErrMsg: []string{"pod ns1/pod1 container app", "hostUsers: false"}},
 		{name: "no linux section", podAnn: map[string]string{"bpf.token/maps": "array"},
@@ -56,7 +70,7 @@ func TestCreateContainer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := quietPlugin()
 			pod := &api.PodSandbox{Id: "pod-id", Name: "pod1", Namespace: "ns1", Annotations: tt.podAnn}
-			c := &api.Container{Id: "ctr-id", Name: "app", PodSandboxId: "pod-id", Linux: tt.linux}
+			c := &api.Container{Id: "ctr-id", Name: "app", PodSandboxId: "pod-id", Linux: tt.linux, Annotations: tt.ctrAnn}
 			adj, updates, err := p.CreateContainer(context.Background(), pod, c)
 			if len(updates) != 0 {
 				t.Errorf("CreateContainer updated other containers: %v", updates)

@@ -51,36 +51,6 @@ teardown() {
 	fi
 }
 
-assert_host_clean() {
-	local now
-	now=$(grep -c ' - bpf ' /proc/self/mountinfo || true)
-	if [ "$now" != "$HOST_BPF_BEFORE" ]; then
-		echo "host has $now bpffs mounts, had $HOST_BPF_BEFORE" >&2
-		return 1
-	fi
-	if pgrep -x bpftoken-helper >/dev/null; then
-		echo "namespace helpers left: $(pgrep -a -x bpftoken-helper)" >&2
-		return 1
-	fi
-}
-
-# run_to_exit POD NAME ARGS...: create and start a container, wait for it to
-# exit; its logs go to $output and its exit code to $exit_code.
-run_to_exit() {
-	local pod=$1 name=$2 id
-	shift 2
-	id=$(ctd_create_container "$pod" "$POD_NAME" "$name" "$IMAGE" "$@")
-	ctd_start_container "$id"
-	ctd_wait_container "$id" EXITED 30
-	exit_code=$(ctd_crictl inspect -o json "$id" | jq -r .status.exitCode)
-	output=$(ctd_crictl logs "$id" 2>&1)
-	echo "$name (exit $exit_code): $output"
-}
-
-verdict() {
-	jq -r --arg k "$1" '.[$k] // "missing"' <<<"$output"
-}
-
 @test "user-namespace pod with pod-wide annotations: tokencount runs in each container" {
 	POD_NAME=wide
 	pod=$(ctd_run_pod wide --userns "${TOKENCOUNT_ANN[@]}")
@@ -166,6 +136,18 @@ verdict() {
 	ctd_crictl rmp "$pod" >/dev/null
 	[ -z "$(ctd_crictl pods -q --id "$pod")" ]
 	assert_host_clean
+}
+
+@test "a mount that fails at start: the start fails with the plugin's message and the process never runs" {
+	touch "$CTD_ROOT/not-a-dir"
+	pod=$(ctd_run_pod startfail --userns "${TOKENCOUNT_ANN[@]}" --annotation bpf.token/path=/run/bpf)
+	id=$(ctd_create_container "$pod" startfail c "$IMAGE" --cap BPF --mount "$CTD_ROOT/not-a-dir:/run/bpf:ro" -- sh -c 'echo the workload ran')
+	run ctd_start_container "$id"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"pod default/startfail container c: delegated bpffs at /run/bpf: "*"not a directory"* ]]
+	run ctd_crictl logs "$id"
+	[[ "$output" != *"the workload ran"* ]]
 }
 
 @test "plugin killed between create and start, then restarted: it recovers and the container gets its bpffs" {

@@ -1,0 +1,115 @@
+#!/usr/bin/env bats
+# The OCI hook on a real CRI-O (v1.34, built by test/containerd/install.sh),
+# selected from its hooks_dir by annotation, with user-namespace pods driven
+# through CRI with crictl. No NRI plugin runs here.
+
+load ../crio/lib
+load plugin_helpers
+
+REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+IMAGE=localhost/bpftoken-test:latest
+PROBE=(--mount "$REPO/bin/standin:/usr/local/bin/probe:ro")
+TOKENCOUNT_ANN=(
+	--annotation bpf.token/cmds=map_create,prog_load
+	--annotation bpf.token/maps=array
+	--annotation bpf.token/progs=socket_filter
+	--annotation bpf.token/attachs=cgroup_inet_ingress
+)
+
+setup_file() {
+	crio_setup_file "$IMAGE"
+	# The hooks.d JSON users install, pointing at the binary under test; crio
+	# watches the directory, so it is moved in whole.
+	sed -e "s|/usr/libexec/oci/hooks.d/bpftoken-oci-hook|$REPO/bin/oci-hook|" \
+		"$REPO/examples/hooks.d/bpftoken.json" >"$CRIO_ROOT/bpftoken.json"
+	mv "$CRIO_ROOT/bpftoken.json" "$CRIO_ROOT/hooks.d/bpftoken.json"
+	local i
+	for i in $(seq 50); do
+		grep -q 'bpftoken.json' "$CRIO_ROOT/crio.log" && return 0
+		sleep 0.1
+	done
+	echo "crio never loaded hooks.d/bpftoken.json" >&2
+	crio_logs 20
+	return 1
+}
+
+teardown_file() {
+	crio_stop
+}
+
+setup() {
+	HOST_BPF_BEFORE=$(grep -c ' - bpf ' /proc/self/mountinfo || true)
+}
+
+teardown() {
+	crio_crictl rmp -fa >/dev/null 2>&1 || true
+	assert_host_clean
+	if [ "$BATS_TEST_COMPLETED" != 1 ]; then
+		crio_logs 30
+	fi
+}
+
+@test "crio hook: container annotations in a user-namespace pod: tokencount runs through the token" {
+	POD_NAME=h1
+	pod=$(crio_run_pod h1 --userns)
+	run_to_exit "$pod" c --cap BPF "${TOKENCOUNT_ANN[@]}" -- tokencount -packets 5
+	[ "$exit_code" = 0 ]
+	[[ "$output" == *"loaded socket_filter via BPF token, counted 5 packets"* ]]
+}
+
+@test "crio hook: pod annotations, with per-container keys, reach each container" {
+	POD_NAME=h2
+	pod=$(crio_run_pod h2 --userns "${TOKENCOUNT_ANN[@]}" \
+		--annotation 'bpf.token/container.hashes={"cmds": "map_create", "maps": ["hash"]}' \
+		--annotation 'bpf.token/container.plain=none')
+	run_to_exit "$pod" counts --cap BPF -- tokencount -packets 3
+	[ "$exit_code" = 0 ]
+	[[ "$output" == *"counted 3 packets"* ]]
+	run_to_exit "$pod" hashes --cap BPF "${PROBE[@]}" -- probe -probe /sys/fs/bpf
+	[ "$exit_code" = 0 ]
+	[ "$(verdict token)" = ok ]
+	[ "$(verdict hash)" = ok ]
+	[ "$(verdict array)" = EPERM ]
+	run_to_exit "$pod" plain --cap BPF -- sh -c "grep -c ' - bpf ' /proc/self/mountinfo"
+	[ "$output" = 0 ]
+}
+
+@test "crio hook: no annotation: nothing is mounted and tokencount gets EPERM" {
+	POD_NAME=h3
+	pod=$(crio_run_pod h3 --userns)
+	run_to_exit "$pod" c --cap BPF -- sh -c "grep -c ' - bpf ' /proc/self/mountinfo"
+	[ "$output" = 0 ]
+	run_to_exit "$pod" d --cap BPF -- tokencount
+	[ "$exit_code" = 1 ]
+	[[ "$output" == *EPERM* ]]
+}
+
+@test "crio hook: annotations on a pod without a user namespace: creation fails with the hook's message" {
+	pod=$(crio_run_pod h4 "${TOKENCOUNT_ANN[@]}")
+	run crio_create_container "$pod" h4 c "$IMAGE" --cap BPF -- true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"bpftoken-oci-hook: container "*": bpf.token/ annotations ask for a BPF token, but the container has no user namespace of its own"*"hostUsers: false"* ]]
+	[ -z "$(crio_crictl ps -aq --pod "$pod")" ]
+}
+
+@test "crio hook: a malformed annotation: creation fails naming key and item" {
+	pod=$(crio_run_pod h5 --userns)
+	run crio_create_container "$pod" h5 c "$IMAGE" --annotation bpf.token/maps=array,hsh -- true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	output=${output//\\\"/\"}
+	[[ "$output" == *'annotation bpf.token/maps: unknown map type "hsh" (did you mean "hash"?)'* ]]
+}
+
+@test "crio hook: removing the pod leaves nothing on the host" {
+	pod=$(crio_run_pod h6 --userns)
+	id=$(crio_create_container "$pod" h6 c "$IMAGE" --cap BPF "${TOKENCOUNT_ANN[@]}" -- sleep 600)
+	crio_start_container "$id"
+	pid=$(crio_container_pid "$id")
+	grep -q ' /sys/fs/bpf .* - bpf ' "/proc/$pid/mountinfo"
+	crio_crictl stopp "$pod" >/dev/null
+	crio_crictl rmp "$pod" >/dev/null
+	[ -z "$(crio_crictl pods -q --id "$pod")" ]
+	assert_host_clean
+}
