@@ -58,7 +58,11 @@
 #
 # Functions print errors on stderr and return non-zero; they do not exit.
 # Runs in parallel (each with its own CTD_ROOT) do not share processes, mounts,
-# cgroups, sockets or bridges.
+# cgroups, sockets or bridges. What this lib shares with test/crio/lib.bash is
+# in test/cri/lib.bash (functions _cri_*), which it sources.
+
+# shellcheck source-path=SCRIPTDIR source=../cri/lib.bash
+. "$(dirname "${BASH_SOURCE[0]}")/../cri/lib.bash"
 
 : "${BPFTOKEN_CACHE:=/var/cache/nri-bpftoken-test}"
 
@@ -70,7 +74,7 @@ _ctd_err() { echo "ctd: $*" >&2; }
 
 # A short id derived from the run dir: names the cgroup parent and the CNI
 # network, so leftovers of this run can be found without any state file.
-_ctd_runid() { printf '%s' "$CTD_ROOT" | sha256sum | cut -c1-10; }
+_ctd_runid() { _cri_runid "$CTD_ROOT"; }
 _ctd_cgroup_parent() { echo "/ctd-$(_ctd_runid)"; }
 _ctd_cni_net() { echo "bpftk-$(_ctd_runid)"; }
 
@@ -86,26 +90,10 @@ _ctd_socket_dir() {
 }
 
 # Refuse run dirs whose removal would hurt.
-_ctd_root_ok() {
-  case ${CTD_ROOT:-} in
-  '' | / | /tmp | /tmp/ | /var | /var/* | /run | /run/* | /home | /root | /usr | /usr/* | /etc | /etc/* | *..*)
-    case ${CTD_ROOT:-} in /var/tmp/?* | /run/user/*/?*) return 0 ;; esac
-    return 1 ;;
-  /*/*) return 0 ;;
-  *) return 1 ;;
-  esac
-}
+_ctd_root_ok() { _cri_root_ok "${CTD_ROOT:-}"; }
 
 ctd_init() {
-  if [ -z "${CTD_ROOT:-}" ]; then
-    CTD_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/ctd.XXXXXX") || return 1
-  fi
-  export CTD_ROOT
-  _ctd_root_ok || { _ctd_err "refusing CTD_ROOT=$CTD_ROOT"; return 1; }
-  if [ ${#CTD_ROOT} -gt 80 ]; then
-    _ctd_err "CTD_ROOT too long for unix sockets: $CTD_ROOT"
-    return 1
-  fi
+  _cri_init_root ctd CTD_ROOT ctd || return 1
   mkdir -p "$CTD_ROOT" &&
     mkdir -p "$CTD_ROOT"/{root,state,tmp,opt,runc,nri-plugins,nri-conf.d,cni/conf,cni/ipam,pods,containers,logs,images} &&
     mkdir -p "$(_ctd_socket_dir)" || return 1
@@ -113,16 +101,8 @@ ctd_init() {
   # to traverse the run dir on their way to the bundle and rootfs.
   chmod 0711 "$CTD_ROOT" "$CTD_ROOT/root" "$CTD_ROOT/state" || return 1
   chmod 0700 "$(_ctd_socket_dir)" || return 1
-  export CONTAINER_RUNTIME_ENDPOINT="unix://$CTD_ROOT/containerd.sock"
-  export IMAGE_SERVICE_ENDPOINT="$CONTAINER_RUNTIME_ENDPOINT"
-  export CRI_CONFIG_FILE="$CTD_ROOT/crictl.yaml"
-  cat >"$CTD_ROOT/crictl.yaml" <<EOF
-runtime-endpoint: unix://$CTD_ROOT/containerd.sock
-image-endpoint: unix://$CTD_ROOT/containerd.sock
-timeout: 30
-debug: false
-pull-image-on-create: false
-EOF
+  _cri_crictl_env "$CTD_ROOT/containerd.sock" "$CTD_ROOT/crictl.yaml"
+  _cri_write_crictl_yaml "$CTD_ROOT/containerd.sock" "$CTD_ROOT/crictl.yaml"
 }
 
 ctd_crictl() {
@@ -135,9 +115,8 @@ ctd_ctr() {
 }
 
 ctd_logs() {
-  [ -n "${CTD_ROOT:-}" ] && [ -f "$CTD_ROOT/containerd.log" ] || return 0
-  echo "--- tail of $CTD_ROOT/containerd.log" >&2
-  tail -n "${1:-50}" "$CTD_ROOT/containerd.log" >&2
+  [ -n "${CTD_ROOT:-}" ] || return 0
+  _cri_logs "$CTD_ROOT/containerd.log" "${1:-50}"
 }
 
 _ctd_write_config() {
@@ -148,13 +127,8 @@ _ctd_write_config() {
   for line in "$@"; do
     nri_extra+="  $line"$'\n'
   done
-  local f
-  for f in containerd ctr containerd-shim-runc-v2 runc crictl; do
-    [ -x "$bin/$f" ] || { _ctd_err "$bin/$f missing: run test/containerd/install.sh"; return 1; }
-  done
-  for f in loopback bridge host-local; do
-    [ -x "$cnibin/$f" ] || { _ctd_err "$cnibin/$f missing: run test/containerd/install.sh"; return 1; }
-  done
+  _cri_need_exec ctd "$bin" containerd ctr containerd-shim-runc-v2 runc crictl || return 1
+  _cri_need_exec ctd "$cnibin" loopback bridge host-local || return 1
 
   cat >"$CTD_ROOT/config.toml" <<EOF
 version = 3
@@ -217,82 +191,20 @@ ${nri_extra}
 ${CTD_EXTRA_CONFIG:-}
 EOF
 
-  # isGateway/ipMasq off: no host sysctl (ip_forward) or iptables changes.
-  # host-local keeps its leases in the run dir, not /var/lib/cni/networks.
-  cat >"$CTD_ROOT/cni/conf/10-bpftoken-test.conflist" <<EOF
-{
-  "cniVersion": "1.0.0",
-  "name": "$(_ctd_cni_net)",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "$(_ctd_bridge)",
-      "isGateway": false,
-      "ipMasq": false,
-      "hairpinMode": false,
-      "ipam": {
-        "type": "host-local",
-        "dataDir": "$CTD_ROOT/cni/ipam",
-        "ranges": [[{ "subnet": "${CTD_SUBNET:-10.88.77.0/24}" }]]
-      }
-    },
-    { "type": "loopback" }
-  ]
-}
-EOF
+  _cri_write_cni_conf "$CTD_ROOT" "$(_ctd_cni_net)" "$(_ctd_bridge)" "${CTD_SUBNET:-10.88.77.0/24}"
 }
 
 _ctd_pid() {
-  local pid cmd
-  [ -n "${CTD_ROOT:-}" ] && [ -f "$CTD_ROOT/containerd.pid" ] || return 1
-  pid=$(cat "$CTD_ROOT/containerd.pid" 2>/dev/null) || return 1
-  [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
-  # Only our containerd: its command line names our config.
-  cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
-  [[ $cmd == *"$CTD_ROOT/config.toml"* ]] || return 1
-  echo "$pid"
+  _cri_daemon_pid "${CTD_ROOT:-}" containerd "${CTD_ROOT:-}/config.toml"
 }
 
 _ctd_launch() {
-  local bin log pid
+  local bin
   bin=$(_ctd_bin)
-  log=$CTD_ROOT/containerd.log
-  if _ctd_pid >/dev/null; then
-    _ctd_err "containerd already running for $CTD_ROOT"
-    return 1
-  fi
-  echo "=== ctd: containerd start $(date -Is)" >>"$log"
   # Our bin dir first, so containerd finds our shim (and the shim our runc)
-  # rather than any host copy. fds 3-9 closed: bats waits for holders of fd 3.
-  PATH="$bin:$PATH" "$bin/containerd" --config "$CTD_ROOT/config.toml" \
-    </dev/null >>"$log" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
-  pid=$!
-  echo "$pid" >"$CTD_ROOT/containerd.pid"
-  _ctd_wait_ready "$pid"
-}
-
-_ctd_wait_ready() {
-  local pid=$1 deadline info
-  deadline=$((SECONDS + ${CTD_START_TIMEOUT:-30}))
-  while :; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      _ctd_err "containerd (pid $pid) exited during startup"
-      ctd_logs 30
-      return 1
-    fi
-    if [ -S "$CTD_ROOT/containerd.sock" ] &&
-      info=$("$(_ctd_bin)/crictl" --config "$CTD_ROOT/crictl.yaml" --timeout 2s info 2>/dev/null) &&
-      [ "$(jq -r '[.status.conditions[] | select(.type == "RuntimeReady" or .type == "NetworkReady") | .status] | all' <<<"$info" 2>/dev/null)" = true ]; then
-      return 0
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      _ctd_err "containerd not ready after ${CTD_START_TIMEOUT:-30}s"
-      if [ -n "${info:-}" ]; then head -n 40 <<<"$info" >&2; fi
-      ctd_logs 30
-      return 1
-    fi
-    sleep 0.2
-  done
+  # rather than any host copy.
+  _cri_launch ctd "$CTD_ROOT" containerd "${CTD_START_TIMEOUT:-30}" \
+    env PATH="$bin:$PATH" "$bin/containerd" --config "$CTD_ROOT/config.toml"
 }
 
 ctd_start() {
@@ -303,119 +215,18 @@ ctd_start() {
 
 # SIGTERM containerd, SIGKILL after CTD_STOP_TIMEOUT seconds.
 _ctd_stop_daemon() {
-  local pid i
-  pid=$(_ctd_pid) || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < ${CTD_STOP_TIMEOUT:-10} * 10; i++)); do
-    [ -d "/proc/$pid" ] || break
-    # A zombie child of this shell counts as gone.
-    if [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then break; fi
-    sleep 0.1
-  done
-  if [ -d "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; then
-    _ctd_err "containerd (pid $pid) ignored SIGTERM; killing"
-    kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.2
-  fi
-  wait "$pid" 2>/dev/null || true
-  echo "=== ctd: containerd stopped $(date -Is)" >>"$CTD_ROOT/containerd.log"
-  rm -f "$CTD_ROOT/containerd.pid"
+  _cri_stop_daemon ctd "${CTD_ROOT:-}" containerd "${CTD_STOP_TIMEOUT:-10}"
 }
 
 ctd_restart() {
-  if [ -z "${CTD_ROOT:-}" ] || [ ! -f "$CTD_ROOT/config.toml" ]; then
-    _ctd_err "ctd_restart: nothing started"
-    return 1
-  fi
-  _ctd_stop_daemon
-  _ctd_launch
-}
-
-# This shell and its ancestors: never killed by the leftover sweep.
-_ctd_ancestors() {
-  local p=$BASHPID
-  while [ -n "$p" ] && [ "$p" -gt 1 ] 2>/dev/null; do
-    echo "$p"
-    p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null) || break
-  done
+  _cri_restart ctd "${CTD_ROOT:-}" config.toml
 }
 
 # Pids that belong to this run: command line mentions $CTD_ROOT (shims,
 # runc, NRI plugins started from plugin_path, containerd) or the cgroup is
 # under our cgroup parent (container processes).
 _ctd_leftover_pids() {
-  local cg sd self p cmd
-  cg="$(_ctd_cgroup_parent)/"
-  sd=$(_ctd_socket_dir)
-  self=" $(_ctd_ancestors | tr '\n' ' ') "
-  for p in /proc/[0-9]*; do
-    p=${p#/proc/}
-    case $self in *" $p "*) continue ;; esac
-    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
-    if [[ $cmd == *"$CTD_ROOT/"* || $cmd == *"$sd"* ]] ||
-      grep -qF -- ":$cg" "/proc/$p/cgroup" 2>/dev/null; then
-      echo "$p"
-    fi
-  done
-}
-
-_ctd_kill_leftovers() {
-  local i pids
-  for ((i = 0; i < 50; i++)); do
-    pids=$(_ctd_leftover_pids)
-    [ -n "$pids" ] || return 0
-    if [ "$i" = 0 ]; then
-      _ctd_err "killing leftover processes: $(echo "$pids" | while read -r p; do
-        printf '%s(%s) ' "$p" "$(cat "/proc/$p/comm" 2>/dev/null)"
-      done)"
-    fi
-    # shellcheck disable=SC2086
-    kill -KILL $pids 2>/dev/null || true
-    sleep 0.1
-  done
-  _ctd_err "processes still alive: $(_ctd_leftover_pids | tr '\n' ' ')"
-  return 1
-}
-
-# Mount points at or under DIR, last mounted first, from /proc/self/mountinfo
-# (octal escapes such as \040 decoded).
-_ctd_mounts_under() {
-  local dir=$1 mp
-  awk '{print $5}' /proc/self/mountinfo | tac | while read -r mp; do
-    mp=$(printf '%b' "$mp")
-    case $mp in "$dir" | "$dir"/*) echo "$mp" ;; esac
-  done
-}
-
-_ctd_unmount_all() {
-  local dir i mp left
-  for dir in "$CTD_ROOT" "$(_ctd_socket_dir)"; do
-    for ((i = 0; i < 10; i++)); do
-      left=$(_ctd_mounts_under "$dir")
-      [ -n "$left" ] || break
-      while IFS= read -r mp; do
-        umount -l -- "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || true
-      done <<<"$left"
-    done
-    left=$(_ctd_mounts_under "$dir")
-    if [ -n "$left" ]; then
-      _ctd_err "still mounted: $(echo "$left" | tr '\n' ' ')"
-      return 1
-    fi
-  done
-}
-
-# Remove our cgroup parent in every hierarchy (v1 and v2), deepest first.
-_ctd_remove_cgroups() {
-  local cg mp
-  cg=$(_ctd_cgroup_parent)
-  awk '$9 == "cgroup" || $9 == "cgroup2" {print $5}' /proc/self/mountinfo 2>/dev/null |
-    while read -r mp; do
-      [ -d "$mp$cg" ] || continue
-      find "$mp$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-      if [ -d "$mp$cg" ]; then _ctd_err "cgroup $mp$cg not removed"; fi
-    done
-  return 0
+  _cri_pids_matching "$(_ctd_cgroup_parent)" "$CTD_ROOT/" "$(_ctd_socket_dir)"
 }
 
 ctd_stop() {
@@ -428,49 +239,16 @@ ctd_stop() {
       _ctd_err "crictl rmp -fa failed (continuing)"
   fi
   _ctd_stop_daemon
-  _ctd_kill_leftovers || rc=1
-  _ctd_unmount_all || rc=1
-  # The bridge named in our CNI config (CTD_BRIDGE may differ in this shell).
-  local br conf=$CTD_ROOT/cni/conf/10-bpftoken-test.conflist
-  if [ -f "$conf" ]; then
-    br=$(jq -r '.plugins[] | select(.type == "bridge") | .bridge' "$conf" 2>/dev/null) || br=
-    if [ -n "$br" ] && ip link show dev "$br" >/dev/null 2>&1; then
-      ip link del dev "$br" 2>/dev/null || { _ctd_err "cannot delete bridge $br"; rc=1; }
-    fi
-  fi
-  _ctd_remove_cgroups
-  # libcni's result cache is global: entries are NETWORK-SANDBOXID-IFNAME,
-  # for our network and containerd's own "cni-loopback". They stay behind when
-  # containerd died before tearing its pods down.
-  rm -f /var/lib/cni/results/"$(_ctd_cni_net)"-* 2>/dev/null || true
+  _cri_teardown ctd "$CTD_ROOT" "$(_ctd_socket_dir)" || rc=1
+  # libcni also caches results of containerd's own "cni-loopback" network
+  # (NETWORK-SANDBOXID-IFNAME).
   local sb
   for sb in "$CTD_ROOT"/root/io.containerd.grpc.v1.cri/sandboxes/* \
     "$CTD_ROOT"/state/io.containerd.grpc.v1.cri/sandboxes/*; do
     [ -e "$sb" ] || continue
     rm -f /var/lib/cni/results/*-"${sb##*/}"-* 2>/dev/null || true
   done
-  if [ "$rc" = 0 ]; then
-    rm -rf --one-file-system -- "$CTD_ROOT" "$(_ctd_socket_dir)" ||
-      { _ctd_err "cannot remove $CTD_ROOT"; rc=1; }
-  else
-    _ctd_err "leaving $CTD_ROOT in place"
-  fi
-  return "$rc"
-}
-
-# docker-style normalisation, as CRI does: name -> docker.io/library/name:latest,
-# a/b -> docker.io/a/b:latest, localhost/x and host.tld/x keep their domain.
-_ctd_normalize_ref() {
-  local ref=$1 first rest
-  first=${ref%%/*}
-  if [ "$first" = "$ref" ]; then
-    ref=docker.io/library/$ref
-  elif [[ $first != *.* && $first != *:* && $first != localhost ]]; then
-    ref=docker.io/$ref
-  fi
-  rest=${ref##*/}
-  [[ $rest == *:* || $rest == *@* ]] || ref=$ref:latest
-  echo "$ref"
+  _cri_remove_root ctd "$rc" "$CTD_ROOT" "$(_ctd_socket_dir)"
 }
 
 _ctd_arch() {
@@ -488,15 +266,11 @@ ctd_import_image() {
     return 1
   fi
   local src=$1 name arch work layer ldigest lsize cdigest csize mdigest msize cmd tag
-  name=$(_ctd_normalize_ref "$2")
+  name=$(_cri_normalize_ref "$2")
   shift 2
   ctd_init >/dev/null || return 1
   arch=$(_ctd_arch)
-  if [ $# -gt 0 ]; then
-    cmd=$(_ctd_json_array "$@") || return 1
-  else
-    cmd='["/bin/sh","-c","trap \"exit 0\" TERM INT; while :; do sleep 3600 & wait; done"]'
-  fi
+  cmd=$(_cri_image_cmd "$@") || return 1
   work=$CTD_ROOT/images/$(echo "$name" | tr '/:@' '___')
   rm -rf "$work"
   mkdir -p "$work/layout/blobs/sha256" || return 1
@@ -569,165 +343,15 @@ ctd_import_image() {
 
 ctd_pod_config() { echo "$CTD_ROOT/pods/$1.json"; }
 
-# ARGS... -> JSON array of strings. Each value goes in through --arg: jq 1.6
-# would take a positional "-c" or "-n" after --args for one of its options.
-_ctd_json_array() {
-  local -a jqargs=()
-  local i=0 a
-  for a in "$@"; do
-    jqargs+=(--arg "$(printf 'a%06d' "$i")" "$a")
-    i=$((i + 1))
-  done
-  jq -cn "${jqargs[@]}" '$ARGS.named | to_entries | sort_by(.key) | map(.value)'
-}
-
-# K=V... -> JSON object
-_ctd_kv_object() {
-  _ctd_json_array "$@" | jq -c 'map(split("=") | {key: .[0], value: (.[1:] | join("="))}) | from_entries'
-}
-
 ctd_run_pod() {
   if [ $# -lt 1 ]; then
     _ctd_err "usage: ctd_run_pod NAME [--userns] [--hostnet] [--namespace NS] [--annotation K=V]... [--label K=V]..."
     return 1
   fi
-  local name=$1 userns=0 hostnet=0 ns=default uid cfg id
-  local -a annotations=() labels=()
-  shift
-  while [ $# -gt 0 ]; do
-    case $1 in
-    --namespace) ns=$2; shift 2 ;;
-    --userns) userns=1; shift ;;
-    --hostnet) hostnet=1; shift ;;
-    --annotation) annotations+=("$2"); shift 2 ;;
-    --label) labels+=("$2"); shift 2 ;;
-    *) _ctd_err "ctd_run_pod: unknown argument $1"; return 1 ;;
-    esac
-  done
-  uid=$(cat /proc/sys/kernel/random/uuid)
-  cfg=$(ctd_pod_config "$name")
-  mkdir -p "$CTD_ROOT/logs/$name-$uid"
-  jq -n \
-    --arg name "$name" --arg uid "$uid" --arg ns "$ns" --arg logdir "$CTD_ROOT/logs/$name-$uid" \
-    --arg cgparent "$(_ctd_cgroup_parent)/pod$uid" \
-    --argjson annotations "$(_ctd_kv_object "${annotations[@]}")" \
-    --argjson labels "$(_ctd_kv_object "${labels[@]}")" \
-    --argjson userns "$userns" --argjson hostnet "$hostnet" '
-    {
-      metadata: {name: $name, uid: $uid, namespace: $ns, attempt: 0},
-      log_directory: $logdir,
-      # The labels kubelet puts on every sandbox.
-      labels: ({"io.kubernetes.pod.name": $name, "io.kubernetes.pod.namespace": $ns,
-                "io.kubernetes.pod.uid": $uid} + $labels),
-      annotations: $annotations,
-      linux: {
-        cgroup_parent: $cgparent,
-        security_context: {
-          namespace_options: (
-            # NamespaceMode: POD=0 CONTAINER=1 NODE=2
-            {network: (if $hostnet == 1 then 2 else 0 end), pid: 1, ipc: 0}
-            + (if $userns == 1 then {userns_options: {
-                mode: 0,
-                uids: [{host_id: 100000, container_id: 0, length: 65536}],
-                gids: [{host_id: 100000, container_id: 0, length: 65536}]
-              }} else {} end))
-        }
-      }
-    }
-    # A host-network pod must not set a hostname.
-    + (if $hostnet == 1 then {} else {hostname: $name} end)' >"$cfg" || return 1
-  id=$(ctd_crictl runp "$cfg") || {
-    _ctd_err "crictl runp $cfg failed"
-    return 1
-  }
-  echo "$id" >"$CTD_ROOT/pods/$name.id"
-  echo "$id"
+  _cri_run_pod ctd "${CTD_ROOT:-}" 0 "$@"
 }
 
-ctd_create_container() {
-  if [ $# -lt 4 ]; then
-    _ctd_err "usage: ctd_create_container POD_ID POD_CONFIG NAME IMAGE [options] [-- CMD...]"
-    return 1
-  fi
-  local pod=$1 podcfg=$2 name=$3 image=$4 privileged=0 cfg id podname
-  local -a annotations=() labels=() caps=() envs=() mounts=() cmd=()
-  shift 4
-  [ -f "$podcfg" ] || podcfg=$(ctd_pod_config "$podcfg")
-  [ -f "$podcfg" ] || { _ctd_err "no pod config $podcfg"; return 1; }
-  while [ $# -gt 0 ]; do
-    case $1 in
-    --annotation) annotations+=("$2"); shift 2 ;;
-    --label) labels+=("$2"); shift 2 ;;
-    --cap) caps+=("${2#CAP_}"); shift 2 ;;
-    --env) envs+=("$2"); shift 2 ;;
-    --mount) mounts+=("$2"); shift 2 ;;
-    --privileged) privileged=1; shift ;;
-    --) shift; cmd=("$@"); break ;;
-    *) _ctd_err "ctd_create_container: unknown argument $1"; return 1 ;;
-    esac
-  done
-  podname=$(jq -r .metadata.name "$podcfg") || return 1
-  cfg=$CTD_ROOT/containers/$podname-$name.json
-  jq -n \
-    --arg name "$name" --arg image "$image" \
-    --argjson annotations "$(_ctd_kv_object "${annotations[@]}")" \
-    --argjson labels "$(_ctd_kv_object "${labels[@]}")" \
-    --argjson envs "$(_ctd_kv_object "${envs[@]}")" \
-    --argjson caps "$(_ctd_json_array "${caps[@]}")" \
-    --argjson mounts "$(_ctd_json_array "${mounts[@]}" | jq -c 'map(split(":") |
-        {host_path: .[0], container_path: .[1], readonly: (.[2] == "ro")})')" \
-    --argjson cmd "$(_ctd_json_array "${cmd[@]}")" \
-    --argjson privileged "$privileged" \
-    --slurpfile pod "$podcfg" '
-    {
-      metadata: {name: $name, attempt: 0},
-      image: {image: $image},
-      # The labels kubelet puts on every container.
-      labels: ({"io.kubernetes.container.name": $name,
-                "io.kubernetes.pod.name": $pod[0].metadata.name,
-                "io.kubernetes.pod.namespace": $pod[0].metadata.namespace,
-                "io.kubernetes.pod.uid": $pod[0].metadata.uid} + $labels),
-      annotations: $annotations,
-      envs: ($envs | to_entries | map({key, value})),
-      mounts: $mounts,
-      log_path: ($name + ".log"),
-      linux: {
-        security_context: {
-          # Same namespaces as the pod, user namespace mappings included:
-          # containerd rejects a container whose userns differs from the pod.
-          namespace_options: ($pod[0].linux.security_context.namespace_options // {}),
-          privileged: ($privileged == 1),
-          capabilities: {add_capabilities: $caps}
-        }
-      }
-    }
-    + (if ($cmd | length) > 0 then {command: $cmd} else {} end)' >"$cfg" || return 1
-  id=$(ctd_crictl create "$pod" "$cfg" "$podcfg") || {
-    _ctd_err "crictl create $pod $cfg $podcfg failed"
-    return 1
-  }
-  echo "$id"
-}
-
-ctd_start_container() {
-  ctd_crictl start "$1" >/dev/null
-}
-
-ctd_container_pid() {
-  ctd_crictl inspect -o json "$1" | jq -er '.info.pid | select(. > 0)'
-}
-
-ctd_wait_container() {
-  local id=$1 want=$2 secs=${3:-10} deadline state
-  want=${want#CONTAINER_}
-  deadline=$((SECONDS + secs))
-  while :; do
-    state=$(ctd_crictl inspect -o json "$id" 2>/dev/null | jq -r .status.state) || state=
-    [ "$state" = "CONTAINER_$want" ] && return 0
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      _ctd_err "container $id is ${state:-unknown}, not CONTAINER_$want after ${secs}s"
-      return 1
-    fi
-    sleep 0.2
-  done
-}
+ctd_create_container() { _cri_create_container ctd "${CTD_ROOT:-}" "$@"; }
+ctd_start_container() { _cri_start_container ctd "$1"; }
+ctd_container_pid() { _cri_container_pid ctd "$1"; }
+ctd_wait_container() { _cri_wait_container ctd "$@"; }

@@ -15,59 +15,23 @@
 # $CRIO_ROOT/nri.sock (when bin/nri-bpftoken has been built), restarts crio,
 # then stops everything and checks that nothing is left: no mounts, processes,
 # bridge, cgroups or run dir. Exits non-zero on the first failed check; ends
-# with "N passed, N failed". Run as root.
+# with "N passed, N failed". Run as root. The checks it shares with
+# test/containerd/smoke.sh are in test/cri/smoke-common.bash.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $*"; }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL $*"
-  echo "smoke: $passed passed, $failed failed"
-  exit 1
-}
-check() { # check DESCRIPTION CMD...
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else fail "$what"; fi
-}
 
 "$here/../containerd/install.sh"
 
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 . "$here/lib.bash"
+# shellcheck source-path=SCRIPTDIR source=../cri/smoke-common.bash
+. "$here/../cri/smoke-common.bash"
 
 image=localhost/crio-smoke:latest
 export CRIO_PAUSE_IMAGE=$image
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/crio-smoke.XXXXXX")
-rootfs=${1:-}
-if [ -z "$rootfs" ]; then
-  if ! file -L /bin/busybox 2>/dev/null | grep -q 'statically linked'; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
-  fi
-  rootfs=$work/rootfs
-  mkdir -p "$rootfs"/{bin,etc,proc,sys,dev,tmp,run,root}
-  cp /bin/busybox "$rootfs/bin/busybox"
-  # Inside the rootfs, so that the links point at /bin/busybox (on a
-  # merged-/usr host, --install outside would link to /usr/bin/busybox).
-  chroot "$rootfs" /bin/busybox --install -s /bin
-  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$rootfs/etc/passwd"
-  printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
-fi
-
-on_exit() {
-  local rc=$?
-  if [ "$rc" != 0 ]; then
-    crio_logs 40 || true
-    if [ -n "${CRIO_ROOT:-}" ]; then crio_stop || true; fi
-  fi
-  rm -rf "$work"
-}
-trap on_exit EXIT
+smoke_setup crio "${1:-}"
 
 # Host paths crio or podman would use by default: none may appear or change.
 host_paths="/run/crio /var/run/crio /var/lib/crio /etc/crio /etc/containers /var/lib/containers /run/libpod /run/containers /var/log/crio /opt/nri /etc/nri /var/run/nri"
@@ -108,34 +72,11 @@ jq -n --arg path "$root/hook.sh" '{
 mv "$root/bpftoken-hook.json" "$root/hooks.d/bpftoken-hook.json"
 
 # --- user-namespace pod with pod network --------------------------------------
-pod=$(crio_run_pod smoke-userns --userns --annotation smoke=userns) || fail "crio_run_pod --userns"
-ok "crio_run_pod smoke-userns --userns: ${pod:0:13}"
-ctr=$(crio_create_container "$pod" smoke-userns sleeper "$image" --cap BPF -- sleep 300) ||
-  fail "crio_create_container (userns)"
-ok "crio_create_container: ${ctr:0:13}"
-check "crio_start_container" crio_start_container "$ctr"
-check "container running" crio_wait_container "$ctr" RUNNING 20
-crio_crictl ps | sed 's/^/     /'
-ps_line=$(crio_crictl ps --id "$ctr" | tail -n +2)
-check "crictl ps shows it Running" grep -q Running <<<"$ps_line"
-
-pid=$(crio_container_pid "$ctr") || fail "container pid"
-ok "container pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
-uidmap=$(awk '{$1=$1; print}' "/proc/$pid/uid_map")
-gidmap=$(awk '{$1=$1; print}' "/proc/$pid/gid_map")
-echo "     uid_map: $uidmap; gid_map: $gidmap"
-check "uid_map is 0 100000 65536" [ "$uidmap" = "0 100000 65536" ]
-check "gid_map is 0 100000 65536" [ "$gidmap" = "0 100000 65536" ]
-check "own user namespace" [ "$(readlink "/proc/$pid/ns/user")" != "$(readlink /proc/self/ns/user)" ]
-check "own network namespace" [ "$(readlink "/proc/$pid/ns/net")" != "$(readlink /proc/self/ns/net)" ]
-hostuid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
-check "runs as host uid 100000 (is $hostuid)" [ "$hostuid" = 100000 ]
-capeff=$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status")
-check "CAP_BPF (39) in CapEff $capeff" [ $(((16#$capeff >> 39) & 1)) = 1 ]
-podip=$(crio_crictl inspectp -o json "$pod" | jq -r .status.network.ip)
-check "pod IP $podip in ${CRIO_SUBNET:-10.88.78.0/24}" [ "${podip%.*}" = "10.88.78" ]
+smoke_sleeper crio "$image" userns smoke-userns --userns --annotation smoke=userns -- --cap BPF
+pod=$SMOKE_POD ctr=$SMOKE_CTR pid=$SMOKE_PID
+smoke_check_userns "$pid"
 bridge=$(_crio_bridge)
-check "bridge $bridge exists" ip link show dev "$bridge" >/dev/null
+smoke_check_pod_net crio "$pod" "${CRIO_SUBNET:-10.88.78.0/24}" "$bridge"
 check "pinned netns/userns under \$CRIO_ROOT/ns" \
   bash -c "grep -F ' $root/ns/' /proc/self/mountinfo | grep -q userns/"
 conmons=$(pgrep -f "conmon .*$root" | wc -l)
@@ -187,25 +128,13 @@ else
 fi
 
 # --- host-network pod without user namespace ------------------------------------
-hpod=$(crio_run_pod smoke-host --hostnet) || fail "crio_run_pod --hostnet"
-ok "crio_run_pod smoke-host --hostnet: ${hpod:0:13}"
-hctr=$(crio_create_container "$hpod" smoke-host sleeper "$image" -- sleep 300) ||
-  fail "crio_create_container (hostnet)"
-check "crio_start_container (hostnet)" crio_start_container "$hctr"
-check "hostnet container running" crio_wait_container "$hctr" RUNNING 20
-hpid=$(crio_container_pid "$hctr") || fail "hostnet container pid"
-huidmap=$(awk '{$1=$1; print}' "/proc/$hpid/uid_map")
-check "hostnet: no user namespace (uid_map $huidmap)" [ "$(readlink "/proc/$hpid/ns/user")" = "$(readlink /proc/self/ns/user)" ]
-check "hostnet: host network namespace" [ "$(readlink "/proc/$hpid/ns/net")" = "$(readlink /proc/self/ns/net)" ]
+smoke_sleeper crio "$image" hostnet smoke-host --hostnet
+hpod=$SMOKE_POD hctr=$SMOKE_CTR hpid=$SMOKE_PID
+smoke_check_hostnet "$hpid"
 
 # --- shared PID namespace: crio runs the pause (infra) container ----------------
-ppod=$(crio_run_pod smoke-pidpod --userns --pid-pod) || fail "crio_run_pod --userns --pid-pod"
-ok "crio_run_pod smoke-pidpod --userns --pid-pod: ${ppod:0:13}"
-pctr=$(crio_create_container "$ppod" smoke-pidpod sleeper "$image" -- sleep 300) ||
-  fail "crio_create_container (pid-pod)"
-check "crio_start_container (pid-pod)" crio_start_container "$pctr"
-check "pid-pod container running" crio_wait_container "$pctr" RUNNING 20
-ppid=$(crio_container_pid "$pctr") || fail "pid-pod container pid"
+smoke_sleeper crio "$image" pid-pod smoke-pidpod --userns --pid-pod
+ppod=$SMOKE_POD ppid=$SMOKE_PID
 pause=$(nsenter -t "$ppid" -p -m cat /proc/1/cmdline | tr '\0' ' ')
 check "pid 1 of the pod is the pause image's command: $pause" [ "${pause#/bin/sh -c trap}" != "$pause" ]
 
@@ -226,23 +155,9 @@ t0=$SECONDS
 crio_stop
 ok "crio_stop"
 echo "     crio_stop took $((SECONDS - t0))s"
-check "run dir removed" [ ! -e "$root" ]
-check "no mounts under the run dir" bash -c "! grep -qF ' $root' /proc/self/mountinfo"
-# Other runs may use the same binaries at the same time: ours are those whose
-# command line names the run dir (crio --config, conmon -b, runc --root).
-leftover=$(for p in /proc/[0-9]*; do
-  pcmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
-  case $pcmd in *"$root"*) echo "${p#/proc/}:$pcmd" ;; esac
-done)
-check "no crio/conmon/runc/plugin processes of this run left ${leftover}" [ -z "$leftover" ]
-check "container processes gone" bash -c "! kill -0 $pid 2>/dev/null && ! kill -0 $hpid 2>/dev/null && ! kill -0 $ppid 2>/dev/null"
-check "bridge $bridge deleted" bash -c "! ip link show dev $bridge >/dev/null 2>&1"
-cg=$(CRIO_ROOT=$root _crio_cgroup_parent)
-check "cgroups $cg removed" bash -c "! ls -d /sys/fs/cgroup/*$cg /sys/fs/cgroup$cg 2>/dev/null | grep -q ."
-check "no CNI result cache entries of the pods left" \
-  bash -c "! ls /var/lib/cni/results/ 2>/dev/null | grep -qE -- '-($pod|$hpod|$ppod)-'"
+smoke_check_gone "$root" "$bridge" "$(CRIO_ROOT=$root _crio_cgroup_parent)" "$pid $hpid $ppid" "$pod $hpod $ppod"
 changed=$(diff <(echo "$before") <(fingerprint) | grep '^[<>]' | tr '\n' ' ' || true)
 check "host crio/containers/nri paths untouched ${changed}" [ -z "$changed" ]
 check "crio_stop again is a no-op" crio_stop
 
-echo "smoke: $passed passed, $failed failed"
+smoke_report
