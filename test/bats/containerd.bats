@@ -5,30 +5,9 @@
 load ../containerd/lib
 load plugin_helpers
 
-REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-IMAGE=localhost/bpftoken-test:latest
-PROBE=(--mount "$REPO/bin/standin:/usr/local/bin/probe:ro")
-# What examples/tokencount (cilium/ebpf, a socket filter) needs.
-TOKENCOUNT_ANN=(
-	--annotation bpf.token/cmds=map_create,prog_load
-	--annotation bpf.token/maps=array
-	--annotation bpf.token/progs=socket_filter
-	--annotation bpf.token/attachs=cgroup_inet_ingress
-)
-
 setup_file() {
 	containerd_setup_file "$IMAGE"
-	# The plugin grants nothing without a policy: this one lets pods in
-	# "default" have what the tests ask, and pods in "restricted" array maps.
-	cat >"$POLICY" <<-EOF
-		rules:
-		  - name: restricted
-		    match: {namespaces: [restricted]}
-		    allow: {cmds: map_create, maps: array}
-		  - name: test-pods
-		    match: {namespaces: [default]}
-		    allow: {cmds: any, maps: any, progs: any, attachs: any, paths: [/sys/fs/bpf, /run/bpf]}
-	EOF
+	write_test_policy
 	start_plugin -policy "$POLICY"
 }
 
@@ -37,59 +16,21 @@ teardown_file() {
 	ctd_stop
 }
 
-setup() {
-	HOST_BPF_BEFORE=$(grep -c ' - bpf ' /proc/self/mountinfo || true)
-}
-
-teardown() {
-	ctd_crictl rmp -fa >/dev/null 2>&1 || true
-	assert_host_clean
-	if [ "$BATS_TEST_COMPLETED" != 1 ]; then
-		ctd_logs 30
-		echo "--- tail of $PLUGIN_LOG" >&2
-		tail -n 30 "$PLUGIN_LOG" >&2 || true
-	fi
-}
+setup() { cri_setup; }
+teardown() { cri_teardown; }
 
 @test "user-namespace pod with pod-wide annotations: tokencount runs in each container" {
-	POD_NAME=wide
-	pod=$(ctd_run_pod wide --userns "${TOKENCOUNT_ANN[@]}")
-	run_to_exit "$pod" one --cap BPF -- tokencount -packets 5
-	[ "$exit_code" = 0 ]
-	[[ "$output" == *"loaded socket_filter via BPF token, counted 5 packets"* ]]
-	run_to_exit "$pod" two --cap BPF -- tokencount -packets 6
-	[ "$exit_code" = 0 ]
-	[[ "$output" == *"counted 6 packets"* ]]
+	check_pod_wide wide
 	grep -q 'delegated bpffs mounted.*container="pod default/wide container one"' "$PLUGIN_LOG"
 	grep -q 'delegated bpffs mounted.*container="pod default/wide container two"' "$PLUGIN_LOG"
 }
 
 @test "per-container override and none opt-out in a two-container pod" {
-	POD_NAME=mixed
-	pod=$(ctd_run_pod mixed --userns "${TOKENCOUNT_ANN[@]}" \
-		--annotation 'bpf.token/container.hashes={"cmds": "map_create", "maps": ["hash"]}' \
-		--annotation 'bpf.token/container.plain=none')
-	run_to_exit "$pod" hashes --cap BPF "${PROBE[@]}" -- probe -probe /sys/fs/bpf
-	[ "$exit_code" = 0 ]
-	[ "$(verdict token)" = ok ]
-	[ "$(verdict hash)" = ok ]
-	[ "$(verdict array)" = EPERM ]
-	[ "$(verdict socket_filter)" = EPERM ]
-	run_to_exit "$pod" plain --cap BPF -- sh -c "grep -c ' - bpf ' /proc/self/mountinfo"
-	[ "$output" = 0 ]
-	run_to_exit "$pod" plain2 --cap BPF -- tokencount -packets 2
-	[ "$exit_code" = 0 ]
-	[[ "$output" == *"counted 2 packets"* ]]
+	check_per_container mixed
 }
 
 @test "no annotation: nothing is mounted" {
-	POD_NAME=none
-	pod=$(ctd_run_pod none --userns)
-	run_to_exit "$pod" c --cap BPF -- sh -c "grep -c ' - bpf ' /proc/self/mountinfo"
-	[ "$output" = 0 ]
-	run_to_exit "$pod" d --cap BPF -- tokencount
-	[ "$exit_code" = 1 ]
-	[[ "$output" == *EPERM* ]]
+	check_no_annotation none
 }
 
 @test "a pod without a user namespace asking is refused with the plugin's message" {
@@ -126,16 +67,7 @@ teardown() {
 }
 
 @test "removing the pod leaves nothing on the host" {
-	POD_NAME=gone
-	pod=$(ctd_run_pod gone --userns "${TOKENCOUNT_ANN[@]}")
-	id=$(ctd_create_container "$pod" gone c "$IMAGE" --cap BPF -- sleep 600)
-	ctd_start_container "$id"
-	pid=$(ctd_container_pid "$id")
-	grep -q ' /sys/fs/bpf .* - bpf ' "/proc/$pid/mountinfo"
-	ctd_crictl stopp "$pod" >/dev/null
-	ctd_crictl rmp "$pod" >/dev/null
-	[ -z "$(ctd_crictl pods -q --id "$pod")" ]
-	assert_host_clean
+	check_removal_leaves_nothing gone pod
 }
 
 @test "a mount that fails at start: the start fails with the plugin's message and the process never runs" {
@@ -200,17 +132,7 @@ teardown() {
 }
 
 @test "a request above its policy rule is refused, naming the rule and the items" {
-	pod=$(ctd_run_pod over --userns --namespace restricted --annotation bpf.token/cmds=map_create --annotation bpf.token/maps=array,hash)
-	run ctd_create_container "$pod" over c "$IMAGE" --cap BPF -- true
-	echo "$output"
-	[ "$status" -ne 0 ]
-	output=${output//\\\"/\"}
-	[[ "$output" == *"pod restricted/over container c: denied by policy: rule \"restricted\" of policy $POLICY does not allow maps hash (allowed: array)"* ]]
-	POD_NAME=within
-	pod=$(ctd_run_pod within --userns --namespace restricted --annotation bpf.token/cmds=map_create --annotation bpf.token/maps=array)
-	run_to_exit "$pod" c --cap BPF "${PROBE[@]}" -- probe -probe /sys/fs/bpf
-	[ "$(verdict array)" = ok ]
-	[ "$(verdict hash)" = EPERM ]
+	check_policy_ceiling
 }
 
 @test "pre-registered: containerd starts the plugin from its NRI plugin directory with its conf.d configuration" {

@@ -6,16 +6,6 @@
 load ../crio/lib
 load plugin_helpers
 
-REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-IMAGE=localhost/bpftoken-test:latest
-PROBE=(--mount "$REPO/bin/standin:/usr/local/bin/probe:ro")
-TOKENCOUNT_ANN=(
-	--annotation bpf.token/cmds=map_create,prog_load
-	--annotation bpf.token/maps=array
-	--annotation bpf.token/progs=socket_filter
-	--annotation bpf.token/attachs=cgroup_inet_ingress
-)
-
 setup_file() {
 	crio_setup_file "$IMAGE"
 	# The hooks.d JSON users install, pointing at the binary under test; crio
@@ -37,17 +27,8 @@ teardown_file() {
 	crio_stop
 }
 
-setup() {
-	HOST_BPF_BEFORE=$(grep -c ' - bpf ' /proc/self/mountinfo || true)
-}
-
-teardown() {
-	crio_crictl rmp -fa >/dev/null 2>&1 || true
-	assert_host_clean
-	if [ "$BATS_TEST_COMPLETED" != 1 ]; then
-		crio_logs 30
-	fi
-}
+setup() { cri_setup; }
+teardown() { cri_teardown; }
 
 @test "crio hook: container annotations in a user-namespace pod: tokencount runs through the token" {
 	POD_NAME=h1
@@ -75,13 +56,7 @@ teardown() {
 }
 
 @test "crio hook: no annotation: nothing is mounted and tokencount gets EPERM" {
-	POD_NAME=h3
-	pod=$(crio_run_pod h3 --userns)
-	run_to_exit "$pod" c --cap BPF -- sh -c "grep -c ' - bpf ' /proc/self/mountinfo"
-	[ "$output" = 0 ]
-	run_to_exit "$pod" d --cap BPF -- tokencount
-	[ "$exit_code" = 1 ]
-	[[ "$output" == *EPERM* ]]
+	check_no_annotation h3
 }
 
 @test "crio hook: annotations on a pod without a user namespace: creation fails with the hook's message" {
@@ -103,13 +78,5 @@ teardown() {
 }
 
 @test "crio hook: removing the pod leaves nothing on the host" {
-	pod=$(crio_run_pod h6 --userns)
-	id=$(crio_create_container "$pod" h6 c "$IMAGE" --cap BPF "${TOKENCOUNT_ANN[@]}" -- sleep 600)
-	crio_start_container "$id"
-	pid=$(crio_container_pid "$id")
-	grep -q ' /sys/fs/bpf .* - bpf ' "/proc/$pid/mountinfo"
-	crio_crictl stopp "$pod" >/dev/null
-	crio_crictl rmp "$pod" >/dev/null
-	[ -z "$(crio_crictl pods -q --id "$pod")" ]
-	assert_host_clean
+	check_removal_leaves_nothing h6 container
 }

@@ -1,10 +1,55 @@
 # Helpers of the CRI suites, on the private containerd of
 # test/containerd/lib.bash or CRI-O of test/crio/lib.bash: running
-# bin/nri-bpftoken as an external NRI plugin, and running containers to their
-# end. Needs REPO, RT (the lib's function prefix: ctd or crio), RUN_ROOT (the
-# runtime's run dir, which holds nri.sock), PLUGIN_LOG, and for run_to_exit
-# IMAGE and POD_NAME; PLUGIN_LOG_LEVEL (default debug) sets the plugin's log
-# level.
+# bin/nri-bpftoken as an external NRI plugin, running containers to their
+# end, and the checks both runtimes must pass alike. Needs RT (the lib's
+# function prefix: ctd or crio), RUN_ROOT (the runtime's run dir, which holds
+# nri.sock) and PLUGIN_LOG, set by containerd_setup_file or crio_setup_file;
+# run_to_exit and the checks also need POD_NAME. PLUGIN_LOG_LEVEL (default
+# debug) sets the plugin's log level.
+
+REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+IMAGE=localhost/bpftoken-test:latest
+PROBE=(--mount "$REPO/bin/standin:/usr/local/bin/probe:ro")
+# What examples/tokencount (cilium/ebpf, a socket filter) needs.
+TOKENCOUNT_ANN=(
+	--annotation bpf.token/cmds=map_create,prog_load
+	--annotation bpf.token/maps=array
+	--annotation bpf.token/progs=socket_filter
+	--annotation bpf.token/attachs=cgroup_inet_ingress
+)
+
+# write_test_policy: the plugin grants nothing without a policy; this one
+# lets pods in "default" have what the tests ask, and pods in "restricted"
+# array maps.
+write_test_policy() {
+	cat >"$POLICY" <<-EOF
+		rules:
+		  - name: restricted
+		    match: {namespaces: [restricted]}
+		    allow: {cmds: map_create, maps: array}
+		  - name: test-pods
+		    match: {namespaces: [default]}
+		    allow: {cmds: any, maps: any, progs: any, attachs: any, paths: [/sys/fs/bpf, /run/bpf]}
+	EOF
+}
+
+# cri_setup and cri_teardown are the suites' setup and teardown: after each
+# test, its pods are removed and the host must be as before.
+cri_setup() {
+	HOST_BPF_BEFORE=$(grep -c ' - bpf ' /proc/self/mountinfo || true)
+}
+
+cri_teardown() {
+	rt crictl rmp -fa >/dev/null 2>&1 || true
+	assert_host_clean
+	if [ "$BATS_TEST_COMPLETED" != 1 ]; then
+		rt logs 30
+		if [ -f "$PLUGIN_LOG" ]; then
+			echo "--- tail of $PLUGIN_LOG" >&2
+			tail -n 30 "$PLUGIN_LOG" >&2 || true
+		fi
+	fi
+}
 
 # rt FUNC ARG...: the runtime lib's FUNC (ctd_FUNC or crio_FUNC).
 rt() {
@@ -109,4 +154,85 @@ wait_for_log() {
 	done
 	echo "plugin log never had $2 x '$1'" >&2
 	return 1
+}
+
+# The checks both runtimes must pass alike; the plugin's suites call them
+# with pod annotations, crio-hook.bats some of them with the container's.
+
+# check_pod_wide NAME: every container of a pod with pod-wide annotations
+# runs tokencount through its token.
+check_pod_wide() {
+	POD_NAME=$1
+	pod=$(rt run_pod "$1" --userns "${TOKENCOUNT_ANN[@]}")
+	run_to_exit "$pod" one --cap BPF -- tokencount -packets 5
+	[ "$exit_code" = 0 ]
+	[[ "$output" == *"loaded socket_filter via BPF token, counted 5 packets"* ]]
+	run_to_exit "$pod" two --cap BPF -- tokencount -packets 6
+	[ "$exit_code" = 0 ]
+	[[ "$output" == *"counted 6 packets"* ]]
+}
+
+# check_per_container NAME: a pod's bpf.token/container.<name> keys override
+# its pod-wide ones for that container, and "none" opts one out.
+check_per_container() {
+	POD_NAME=$1
+	pod=$(rt run_pod "$1" --userns "${TOKENCOUNT_ANN[@]}" \
+		--annotation 'bpf.token/container.hashes={"cmds": "map_create", "maps": ["hash"]}' \
+		--annotation 'bpf.token/container.plain=none')
+	run_to_exit "$pod" hashes --cap BPF "${PROBE[@]}" -- probe -probe /sys/fs/bpf
+	[ "$exit_code" = 0 ]
+	[ "$(verdict token)" = ok ]
+	[ "$(verdict hash)" = ok ]
+	[ "$(verdict array)" = EPERM ]
+	[ "$(verdict socket_filter)" = EPERM ]
+	run_to_exit "$pod" plain --cap BPF -- sh -c "grep -c ' - bpf ' /proc/self/mountinfo"
+	[ "$output" = 0 ]
+	run_to_exit "$pod" counts --cap BPF -- tokencount -packets 2
+	[ "$exit_code" = 0 ]
+	[[ "$output" == *"counted 2 packets"* ]]
+}
+
+# check_no_annotation NAME: a pod that asks for nothing gets no bpffs, and
+# tokencount fails with EPERM.
+check_no_annotation() {
+	POD_NAME=$1
+	pod=$(rt run_pod "$1" --userns)
+	run_to_exit "$pod" c --cap BPF -- sh -c "grep -c ' - bpf ' /proc/self/mountinfo"
+	[ "$output" = 0 ]
+	run_to_exit "$pod" d --cap BPF -- tokencount
+	[ "$exit_code" = 1 ]
+	[[ "$output" == *EPERM* ]]
+}
+
+# check_policy_ceiling: a request above its rule is refused, naming the rule
+# and the items; one within it gets what it asked and nothing more.
+check_policy_ceiling() {
+	pod=$(rt run_pod over --userns --namespace restricted --annotation bpf.token/cmds=map_create --annotation bpf.token/maps=array,hash)
+	run rt create_container "$pod" over c "$IMAGE" --cap BPF -- true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	output=${output//\\\"/\"} # crictl's klog line escapes quotes
+	[[ "$output" == *"pod restricted/over container c: denied by policy: rule \"restricted\" of policy $POLICY does not allow maps hash (allowed: array)"* ]]
+	POD_NAME=within
+	pod=$(rt run_pod within --userns --namespace restricted --annotation bpf.token/cmds=map_create --annotation bpf.token/maps=array)
+	run_to_exit "$pod" c --cap BPF "${PROBE[@]}" -- probe -probe /sys/fs/bpf
+	[ "$(verdict array)" = ok ]
+	[ "$(verdict hash)" = EPERM ]
+}
+
+# check_removal_leaves_nothing NAME pod|container: a running container with
+# a bpffs (annotations on the pod or on the container), then its pod
+# removed: nothing is left on the host.
+check_removal_leaves_nothing() {
+	local pod_ann=() ctr_ann=() id pid
+	if [ "$2" = pod ]; then pod_ann=("${TOKENCOUNT_ANN[@]}"); else ctr_ann=("${TOKENCOUNT_ANN[@]}"); fi
+	pod=$(rt run_pod "$1" --userns "${pod_ann[@]}")
+	id=$(rt create_container "$pod" "$1" c "$IMAGE" --cap BPF "${ctr_ann[@]}" -- sleep 600)
+	rt start_container "$id"
+	pid=$(rt container_pid "$id")
+	grep -q ' /sys/fs/bpf .* - bpf ' "/proc/$pid/mountinfo"
+	rt crictl stopp "$pod" >/dev/null
+	rt crictl rmp "$pod" >/dev/null
+	[ -z "$(rt crictl pods -q --id "$pod")" ]
+	assert_host_clean
 }
