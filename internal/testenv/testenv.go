@@ -33,10 +33,18 @@ func Privileged(t testing.TB) {
 	if reason == "" {
 		return
 	}
+	Unavailable(t, reason)
+}
+
+// Unavailable skips t because the machine lacks what it needs (why says
+// what), or fails it with BPFTOKEN_REQUIRE_PRIVILEGED=1, where the machine
+// must have it. It is the one place tests skip.
+func Unavailable(t testing.TB, why string) {
+	t.Helper()
 	if os.Getenv(RequireEnv) == "1" {
-		t.Fatalf("privileged test cannot run: %s (%s=1 forbids skipping)", reason, RequireEnv)
+		t.Fatalf("test cannot run: %s (%s=1 forbids skipping)", why, RequireEnv)
 	}
-	t.Skipf("privileged test skipped: %s", reason)
+	t.Skipf("test skipped: %s", why)
 }
 
 func whyNot() string {
