@@ -3,8 +3,8 @@ package spec
 import (
 	"bytes"
 	"errors"
-	"math/bits"
 	"fmt"
+	"math/bits"
 	"strings"
 	"testing"
 
