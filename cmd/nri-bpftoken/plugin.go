@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -235,17 +237,27 @@ func (p *plugin) Shutdown(context.Context) {
 
 // ownAnnotations are the container's annotations that are its own: CRI-O
 // copies the pod's annotations into each container's, where they would win
-// over the pod's bpf.token/container.<name> keys; those equal to the pod's
-// are the pod's.
+// over the pod's bpf.token/container.<name> keys; bpf.token/ keys equal to
+// the pod's are the pod's. Containers without such copies (every container
+// on containerd) keep their map as it is.
 func ownAnnotations(pod *api.PodSandbox, c *api.Container) map[string]string {
-	if pod == nil || len(pod.Annotations) == 0 {
+	if pod == nil {
 		return c.Annotations
 	}
-	own := make(map[string]string, len(c.Annotations))
+	var own map[string]string
 	for k, v := range c.Annotations {
-		if pv, ok := pod.Annotations[k]; !ok || pv != v {
-			own[k] = v
+		if !strings.HasPrefix(k, spec.AnnotationPrefix) {
+			continue
 		}
+		if pv, ok := pod.Annotations[k]; ok && pv == v {
+			if own == nil {
+				own = maps.Clone(c.Annotations)
+			}
+			delete(own, k)
+		}
+	}
+	if own == nil {
+		return c.Annotations
 	}
 	return own
 }

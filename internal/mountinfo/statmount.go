@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -16,6 +17,14 @@ import (
 // options in 6.11, the mask of what it supports in 6.15): read mountinfo
 // instead.
 var ErrNoStatmount = errors.New("statmount(2) without mount options")
+
+// noStatmount remembers that the kernel said no, so that a long-running
+// process asks once, not for every mount it checks.
+var noStatmount atomic.Bool
+
+// CanStat reports whether Stat may work: false once the kernel has said
+// it cannot.
+func CanStat() bool { return !noStatmount.Load() }
 
 // The statmount(2) ABI (include/uapi/linux/mount.h), which x/sys/unix does
 // not wrap yet.
@@ -87,6 +96,9 @@ const statmountStr = 512
 // of the namespace. It fails with ErrNoStatmount on kernels before 6.15,
 // which cannot tell whether they know the mount options flag.
 func Stat(uniqueID uint64) (*Entry, error) {
+	if noStatmount.Load() {
+		return nil, ErrNoStatmount
+	}
 	want := uint64(statmountSBBasic | statmountMntBasic | statmountMntPoint | statmountFSType | statmountMntOpts)
 	req := mntIDReq{size: mntIDReqSizeVer0, mntID: uniqueID, param: want | statmountSupportedMask}
 	for size := 4096; ; size *= 2 {
@@ -96,12 +108,14 @@ func Stat(uniqueID uint64) (*Entry, error) {
 		case errno == unix.EOVERFLOW && size < 1<<20:
 			continue
 		case errno == unix.ENOSYS:
+			noStatmount.Store(true)
 			return nil, ErrNoStatmount
 		case errno != 0:
 			return nil, fmt.Errorf("statmount mount %d: %w", uniqueID, errno)
 		}
 		h := (*statmountHead)(unsafe.Pointer(&buf[0]))
 		if h.mask&statmountSupportedMask == 0 || h.supportedMask&want != want {
+			noStatmount.Store(true)
 			return nil, ErrNoStatmount
 		}
 		str := func(off uint32) string {

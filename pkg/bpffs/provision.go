@@ -184,11 +184,11 @@ type mountPos struct {
 }
 
 // mountAt finds the mount that fd lies on, in the calling thread's mount
-// namespace: from statmount(2) where the kernel has it (6.11), which
+// namespace: from statmount(2) where the kernel supports it (6.15), which
 // describes that one mount, else from the thread's mountinfo.
 func mountAt(proc, fd int) (*mountPos, error) {
 	var st unix.Statx_t
-	if !forceMountinfo {
+	if !forceMountinfo && mountinfo.CanStat() {
 		if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID_UNIQUE, &st); err != nil {
 			return nil, fmt.Errorf("statx: %w", err)
 		}
