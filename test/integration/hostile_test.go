@@ -325,14 +325,7 @@ func TestHookRefusesHostileMountPaths(t *testing.T) {
 			// the host's: magic links must not be followed.
 			name: "magic link through the container's procfs",
 			prepare: func(t *testing.T, rootfs string) {
-				proc := filepath.Join(rootfs, "proc")
-				mustMkdir(t, proc)
-				if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-					t.Fatal(err)
-				}
-				// The stand-in copies the mount at its start; the host's
-				// copy goes when the test ends (propagating to the slave).
-				t.Cleanup(func() { unix.Unmount(proc, unix.MNT_DETACH) })
+				mountProc(t, rootfs)
 				mustSymlink(t, "/proc/self/root"+hostDir, filepath.Join(rootfs, "sys/fs/bpf"))
 			},
 			want: []string{"/sys/fs/bpf", "too many levels of symbolic links"},
@@ -340,12 +333,7 @@ func TestHookRefusesHostileMountPaths(t *testing.T) {
 		{
 			name: "magic link as a parent through the container's procfs",
 			prepare: func(t *testing.T, rootfs string) {
-				proc := filepath.Join(rootfs, "proc")
-				mustMkdir(t, proc)
-				if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { unix.Unmount(proc, unix.MNT_DETACH) })
+				mountProc(t, rootfs)
 				mustSymlink(t, "/proc/self/cwd", filepath.Join(rootfs, "run"))
 			},
 			path: "/run/bpf",
@@ -394,4 +382,17 @@ func mknod(t *testing.T, path string, mode uint32, dev uint64) {
 	if err := os.Chmod(path, os.FileMode(mode&0o777)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// mountProc mounts a procfs at rootfs/proc, as runc does before
+// createRuntime. The stand-in copies the mount at its start; the host's
+// copy goes when the test ends (propagating to the slave).
+func mountProc(t *testing.T, rootfs string) {
+	t.Helper()
+	proc := filepath.Join(rootfs, "proc")
+	mustMkdir(t, proc)
+	if err := unix.Mount("proc", proc, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(proc, unix.MNT_DETACH) })
 }
