@@ -101,7 +101,7 @@ func (d Delegation) String() string {
 	}
 	if d.Path != "" {
 		// Parsed paths are printable, but a hand-built Delegation may not be.
-		parts = append(parts, "path="+echoToken(d.Path))
+		parts = append(parts, "path="+Echo(d.Path))
 	}
 	return strings.Join(parts, " ")
 }
@@ -127,11 +127,11 @@ func (e *AnnotationError) Error() string {
 	var b strings.Builder
 	b.WriteString("annotation ")
 	if e.Within != "" {
-		b.WriteString(echoToken(e.Within))
+		b.WriteString(Echo(e.Within))
 		b.WriteString(", field ")
-		b.WriteString(echoToken(strings.TrimPrefix(e.Key, AnnotationPrefix)))
+		b.WriteString(Echo(strings.TrimPrefix(e.Key, AnnotationPrefix)))
 	} else {
-		b.WriteString(echoToken(e.Key))
+		b.WriteString(Echo(e.Key))
 	}
 	b.WriteString(e.reason())
 	return b.String()
@@ -544,9 +544,11 @@ func clipEcho(s string) string {
 	return s[:cut] + "..."
 }
 
-// echoToken prints a key or path as is when that is unambiguous, quoted
-// otherwise, and clipped either way.
-func echoToken(s string) string {
+// Echo renders a string a tenant or an image wrote (a key, a path, a name,
+// an image reference, a container id) for a message or a log line: as is
+// when that is unambiguous, quoted otherwise, and clipped to about 64 bytes
+// either way, so that it can neither break the line nor flood it.
+func Echo(s string) string {
 	s = clipEcho(s)
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {

@@ -40,7 +40,7 @@ func checkAnnotationError(t *testing.T, err error, sentinel error, key, item str
 	if ae.Key != key {
 		t.Errorf("Key = %q, want %q", ae.Key, key)
 	}
-	if !strings.Contains(msg, "annotation "+echoToken(key)) {
+	if !strings.Contains(msg, "annotation "+Echo(key)) {
 		t.Errorf("message %q does not name key %q", msg, key)
 	}
 	if item != "" {

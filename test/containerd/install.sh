@@ -51,6 +51,8 @@ done
 
 log() { echo "install.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
+# Never exit without saying where: set -e alone ends the script silently.
+trap 'log "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 command -v go >/dev/null || die "go not found in PATH"
 
@@ -58,7 +60,9 @@ command -v go >/dev/null || die "go not found in PATH"
 pkgs="libseccomp-dev pkg-config gcc libc6-dev binutils jq iproute2 tar util-linux conmon podman"
 # One dpkg-query for all: packages not installed are listed as missing.
 # shellcheck disable=SC2086
-installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $pkgs 2>/dev/null | awk '$1 == "ii" {print $2}')
+# dpkg-query exits 1 when any of them is unknown to dpkg (never installed):
+# that is the case this looks for, not a failure, so its status is ignored.
+installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $pkgs 2>/dev/null | awk '$1 == "ii" {print $2}' || true)
 missing=
 for p in $pkgs; do
   grep -qx -- "$p" <<<"$installed" || missing="$missing $p"
@@ -66,9 +70,9 @@ done
 if [ -n "$missing" ]; then
   log "apt-get install:$missing"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
+  apt-get update -qq >&2 || die "apt-get update failed: the Debian mirrors must be reachable to install$missing"
   # shellcheck disable=SC2086
-  apt-get install -y -qq $missing >&2
+  apt-get install -y -qq $missing >&2 || die "apt-get install$missing failed (see above)"
 fi
 
 # --- Go builds -----------------------------------------------------------------

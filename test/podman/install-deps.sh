@@ -16,9 +16,9 @@ done
 if [ -n "$missing" ]; then
   echo "install-deps: installing:$missing"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  apt-get update -qq || { echo "install-deps: apt-get update failed: the Debian mirrors must be reachable" >&2; exit 1; }
   # shellcheck disable=SC2086
-  apt-get install -y -qq $missing
+  apt-get install -y -qq $missing || { echo "install-deps: apt-get install$missing failed (see above)" >&2; exit 1; }
 else
   echo "install-deps: all packages present ($pkgs)"
 fi
