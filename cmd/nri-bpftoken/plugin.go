@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/containerd/nri/pkg/api"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"sigs.k8s.io/yaml"
 
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/bpffs"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/policy"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
 )
 
 // libbpfTokenPathEnv tells libbpf (>= 1.4) where the delegated bpffs is when
@@ -33,8 +35,9 @@ type plugin struct {
 	flagPolicy *policy.Policy
 
 	mu sync.Mutex
-	// pending holds what created-but-not-started containers asked for.
-	pending map[string]spec.Delegation
+	// runtime is the name the runtime gave at Configure ("containerd",
+	// "cri-o"): it says which annotations are the runtime's own.
+	runtime string
 	// policy decides what may be delegated; nil grants nothing (tenants are
 	// not trusted by default).
 	policy *policy.Policy
@@ -44,7 +47,7 @@ type plugin struct {
 }
 
 func newPlugin(log *logrus.Entry, flagPolicy *policy.Policy) *plugin {
-	return &plugin{log: log, flagPolicy: flagPolicy, policy: flagPolicy, pending: map[string]spec.Delegation{}}
+	return &plugin{log: log, flagPolicy: flagPolicy, policy: flagPolicy}
 }
 
 // config is the plugin's configuration from NRI's conf.d (YAML or JSON).
@@ -71,7 +74,7 @@ func (p *plugin) Configure(_ context.Context, cfg, runtime, version string) (api
 		p.log.Error(err)
 	}
 	p.mu.Lock()
-	p.policy, p.configErr = pol, err
+	p.policy, p.configErr, p.runtime = pol, err, runtime
 	p.mu.Unlock()
 	switch {
 	case err != nil:
@@ -79,8 +82,11 @@ func (p *plugin) Configure(_ context.Context, cfg, runtime, version string) (api
 		p.log.Warn(noPolicy)
 	default:
 		p.log.WithFields(logrus.Fields{"policy": pol.Source, "rules": len(pol.Rules)}).Info("policy loaded")
+		for _, w := range pol.Warnings {
+			p.log.WithField("policy", pol.Source).Warn(w)
+		}
 	}
-	return api.MustParseEventMask("CreateContainer", "StartContainer", "RemoveContainer"), nil
+	return api.MustParseEventMask("CreateContainer", "StartContainer"), nil
 }
 
 // parseConfig applies the log level and returns the policy the
@@ -111,67 +117,56 @@ func (p *plugin) parseConfig(cfg string) (*policy.Policy, error) {
 	return p.flagPolicy, nil
 }
 
-// Synchronize rebuilds what a restarted plugin lost: the requests of
-// containers created but not yet started. Nothing else needs cleaning: the
-// bpffs lives only in each container's mount namespace, and helpers die
-// with the plugin (parent-death signal).
+// Synchronize has nothing to rebuild: every decision is made again from the
+// container and its pod at StartContainer, so a container created while
+// the plugin was away passes the same checks as any other. Nothing needs
+// cleaning either: the bpffs lives only in each container's mount
+// namespace, and helpers die with the plugin (parent-death signal).
 func (p *plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, containers []*api.Container) ([]*api.ContainerUpdate, error) {
-	byID := make(map[string]*api.PodSandbox, len(pods))
-	for _, pod := range pods {
-		byID[pod.Id] = pod
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	clear(p.pending)
-	for _, c := range containers {
-		if c.State != api.ContainerState_CONTAINER_CREATED {
-			continue
-		}
-		pod := byID[c.PodSandboxId]
-		if pod == nil {
-			continue
-		}
-		d, err := spec.ForContainer(pod.Annotations, ownAnnotations(pod, c), c.Name)
-		if err != nil || d == nil {
-			continue
-		}
-		p.pending[c.Id] = *d
-	}
-	p.log.WithField("pending", len(p.pending)).Info("synchronized with runtime")
+	p.log.WithFields(logrus.Fields{"pods": len(pods), "containers": len(containers)}).Info("synchronized with runtime")
 	return nil, nil
 }
 
-func (p *plugin) CreateContainer(_ context.Context, pod *api.PodSandbox, c *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
-	d, err := spec.ForContainer(pod.Annotations, ownAnnotations(pod, c), c.Name)
+// decide is the one place that says what a container gets, or why it is
+// refused: its annotations, its user namespace, the plugin's configuration
+// and the policy, with the workload as the runtime describes it. Every
+// event that may lead to a mount asks it.
+func (p *plugin) decide(pod *api.PodSandbox, c *api.Container) (*spec.Delegation, error) {
+	d, err := spec.ForContainer(podAnnotations(pod), ownAnnotations(pod, c), c.Name)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", describe(pod, c), err)
+		return nil, fmt.Errorf("%s: %w", describe(pod, c), err)
 	}
 	if d == nil {
-		return nil, nil, nil
+		return nil, nil
 	}
-	if !hasUserNamespace(c) {
-		return nil, nil, fmt.Errorf("%s: bpf.token/ annotations ask for a BPF token, but the %w; a token cannot exist in the host's user namespace: run the pod with hostUsers: false", describe(pod, c), spec.ErrNoUserNamespace)
+	if !hasNamespace(c, specs.UserNamespace) {
+		return nil, fmt.Errorf("%s: bpf.token/ annotations ask for a BPF token, but the %w; a token cannot exist in the host's user namespace: run the pod with hostUsers: false", describe(pod, c), spec.ErrNoUserNamespace)
 	}
 	p.mu.Lock()
-	pol, configErr := p.policy, p.configErr
+	pol, configErr, runtime := p.policy, p.configErr, p.runtime
 	p.mu.Unlock()
 	if configErr != nil {
-		return nil, nil, fmt.Errorf("%s: bpf.token/ annotations ask for a BPF token, but %w: fix the plugin's configuration (NRI conf.d)", describe(pod, c), configErr)
+		return nil, fmt.Errorf("%s: bpf.token/ annotations ask for a BPF token, but %w: fix the plugin's configuration (NRI conf.d)", describe(pod, c), configErr)
 	}
 	if pol == nil {
-		return nil, nil, fmt.Errorf("%s: bpf.token/ annotations ask for a BPF token, but %s", describe(pod, c), noPolicy)
+		return nil, fmt.Errorf("%s: bpf.token/ annotations ask for a BPF token, but %s", describe(pod, c), noPolicy)
 	}
-	if err := pol.Check(workloadOf(pod, c), *d); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", describe(pod, c), err)
+	if err := pol.Check(workloadOf(runtime, pod, c), *d); err != nil {
+		return nil, fmt.Errorf("%s: %w", describe(pod, c), err)
+	}
+	return d, nil
+}
+
+func (p *plugin) CreateContainer(_ context.Context, pod *api.PodSandbox, c *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
+	d, err := p.decide(pod, c)
+	if err != nil || d == nil {
+		return nil, nil, err
 	}
 	var adj *api.ContainerAdjustment
 	if d.Path != spec.DefaultPath {
 		adj = &api.ContainerAdjustment{}
 		adj.AddEnv(libbpfTokenPathEnv, d.Path)
 	}
-	p.mu.Lock()
-	p.pending[c.Id] = *d
-	p.mu.Unlock()
 	log := p.log.WithFields(logrus.Fields{"container": describe(pod, c), "delegation": d.String()})
 	log.Debug("delegation requested")
 	for _, w := range spec.DelegationWarnings(*d) {
@@ -180,22 +175,46 @@ func (p *plugin) CreateContainer(_ context.Context, pod *api.PodSandbox, c *api.
 	return adj, nil, nil
 }
 
+// startTimeout bounds the work of one StartContainer, inside NRI's own
+// limit for a plugin's answer (2 s by default).
+const startTimeout = 1500 * time.Millisecond
+
+// maxAbandoned is how many threads stuck on hung volumes the plugin lets
+// exist before it refuses more work (see userns.Namespaces.Do).
+const maxAbandoned = 4
+
 func (p *plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, c *api.Container) error {
-	p.mu.Lock()
-	d, ok := p.pending[c.Id]
-	delete(p.pending, c.Id)
-	p.mu.Unlock()
-	if !ok {
+	d, err := p.decide(pod, c)
+	if d == nil && err == nil {
 		return nil
 	}
 	start := time.Now()
-	init, err := openInit(c.Id, c.Pid)
-	if err != nil {
-		return p.refuseStart(pod, c, d, nil, err)
+	// Even a refusal needs the init: on CRI-O, killing it is what keeps the
+	// container from running.
+	init, ierr := openInit(c.Id, c.Pid)
+	if ierr == nil {
+		defer init.close()
+	} else {
+		init = nil
 	}
-	defer init.close()
+	if err == nil {
+		err = ierr
+	}
+	if err != nil {
+		return p.refuseStart(pod, c, d, init, err)
+	}
+	if n := userns.Abandoned(); n >= maxAbandoned {
+		return p.refuseStart(pod, c, d, init, fmt.Errorf("%d earlier mounts are still stuck on file systems that do not answer (hung FUSE or NFS volumes in containers): refusing until they return; restart the plugin to clear them", n))
+	}
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	ns, err := userns.OpenPidfd(init.pidfd, init.pid)
+	if err != nil {
+		return p.refuseStart(pod, c, d, init, err)
+	}
+	defer ns.Close()
 	// After pivot_root the container's root is its mount namespace's root.
-	res, err := bpffs.Provision(ctx, bpffs.Target{Pid: init.pid, Rootfs: "/", Delegation: d})
+	res, err := bpffs.ProvisionIn(ctx, ns, bpffs.Target{Rootfs: "/", Delegation: *d, Expect: expectedUserNS(pod, c)})
 	if err != nil {
 		return p.refuseStart(pod, c, d, init, err)
 	}
@@ -211,8 +230,10 @@ func (p *plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, c *api
 // failed StartContainer and goes on, so the container's init, which still
 // waits for the start, is killed: the container's process never runs
 // without what it asked for, whatever the runtime does with the error.
-func (p *plugin) refuseStart(pod *api.PodSandbox, c *api.Container, d spec.Delegation, init *containerInit, err error) error {
-	err = fmt.Errorf("%s: delegated bpffs at %s: %w", describe(pod, c), d.Path, err)
+func (p *plugin) refuseStart(pod *api.PodSandbox, c *api.Container, d *spec.Delegation, init *containerInit, err error) error {
+	if d != nil {
+		err = fmt.Errorf("%s: delegated bpffs at %s: %w", describe(pod, c), spec.Echo(d.Path), err)
+	}
 	log := p.log.WithError(err).WithField("container", describe(pod, c))
 	if init != nil {
 		if kerr := init.kill(); kerr != nil {
@@ -222,13 +243,6 @@ func (p *plugin) refuseStart(pod *api.PodSandbox, c *api.Container, d spec.Deleg
 	}
 	log.Error("container refused at start")
 	return err
-}
-
-func (p *plugin) RemoveContainer(_ context.Context, _ *api.PodSandbox, c *api.Container) error {
-	p.mu.Lock()
-	delete(p.pending, c.Id)
-	p.mu.Unlock()
-	return nil
 }
 
 func (p *plugin) Shutdown(context.Context) {
@@ -262,37 +276,81 @@ func ownAnnotations(pod *api.PodSandbox, c *api.Container) map[string]string {
 	return own
 }
 
-// workloadOf is what the policy's rules select on.
-func workloadOf(pod *api.PodSandbox, c *api.Container) policy.Workload {
-	w := policy.Workload{Container: c.Name, Image: c.Annotations["io.kubernetes.cri.image-name"], Annotations: map[string]string{}}
+// The runtimes' own annotations for a container's image: each runtime sets
+// its key itself, after the pod's annotations, so a pod cannot choose it;
+// but CRI-O copies a pod's annotations into its containers, so on CRI-O
+// containerd's key may be the pod author's, and the other way round.
+const (
+	containerdImageName = "io.kubernetes.cri.image-name"
+	crioImageName       = "io.kubernetes.cri-o.ImageName"
+)
+
+// workloadOf is what the policy's rules select on, from what the runtime
+// itself sets: NRI's fields, and the one image key of that runtime.
+func workloadOf(runtime string, pod *api.PodSandbox, c *api.Container) policy.Workload {
+	w := policy.Workload{Container: c.Name, Annotations: map[string]string{}, PrivateCgroupNamespace: hasNamespace(c, specs.CgroupNamespace)}
+	switch {
+	case c.Image != nil && c.Image.Name != "":
+		w.Image = c.Image.Name
+	case runtime == "containerd":
+		w.Image = c.Annotations[containerdImageName]
+	case runtime == "cri-o":
+		w.Image = c.Annotations[crioImageName]
+	}
 	if pod != nil {
 		w.Namespace = pod.Namespace
-		for k, v := range pod.Annotations {
-			w.Annotations[k] = v
-		}
+		maps.Copy(w.Annotations, pod.Annotations)
 	}
-	for k, v := range c.Annotations {
-		w.Annotations[k] = v
-	}
+	maps.Copy(w.Annotations, c.Annotations)
 	return w
 }
 
-func hasUserNamespace(c *api.Container) bool {
+// hasNamespace reports whether the runtime gives c a namespace of type t
+// of its own: a new one, or one joined by a path that is not the plugin's.
+func hasNamespace(c *api.Container, t specs.LinuxNamespaceType) bool {
 	if c.Linux == nil {
 		return false
 	}
+	cfg := &specs.Spec{Linux: &specs.Linux{}}
 	for _, ns := range c.Linux.Namespaces {
-		if ns.Type == "user" {
-			return true
+		cfg.Linux.Namespaces = append(cfg.Linux.Namespaces, specs.LinuxNamespace{Type: specs.LinuxNamespaceType(ns.Type), Path: ns.Path})
+	}
+	return spec.PrivateNamespace(cfg, t)
+}
+
+// podAnnotations are the pod's annotations; none without a pod.
+func podAnnotations(pod *api.PodSandbox) map[string]string {
+	if pod == nil {
+		return nil
+	}
+	return pod.Annotations
+}
+
+// expectedUserNS is the user namespace the runtime says c has: the path it
+// joins, or the pod sandbox's.
+func expectedUserNS(pod *api.PodSandbox, c *api.Container) userns.Expect {
+	if c.Linux != nil {
+		for _, ns := range c.Linux.Namespaces {
+			if ns.Type == "user" && ns.Path != "" {
+				return userns.Expect{Path: ns.Path}
+			}
 		}
 	}
-	return false
+	if pod != nil && pod.Linux != nil {
+		for _, ns := range pod.Linux.Namespaces {
+			if ns.Type == "user" && ns.Path != "" {
+				return userns.Expect{Path: ns.Path}
+			}
+		}
+	}
+	return userns.Expect{}
 }
 
 // describe names a container as a Kubernetes user knows it.
+// Names come from the pod's author: quoted and clipped when they need it.
 func describe(pod *api.PodSandbox, c *api.Container) string {
 	if pod == nil {
-		return fmt.Sprintf("container %s", c.Name)
+		return fmt.Sprintf("container %s", spec.Echo(c.Name))
 	}
-	return fmt.Sprintf("pod %s/%s container %s", pod.Namespace, pod.Name, c.Name)
+	return fmt.Sprintf("pod %s container %s", spec.Echo(pod.Namespace+"/"+pod.Name), spec.Echo(c.Name))
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/containerd/nri/pkg/api"
 	"github.com/sirupsen/logrus"
 
+	"github.com/nri-bpftoken/nri-bpftoken/internal/testenv"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/policy"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
@@ -28,15 +31,17 @@ func quietPlugin() *plugin {
 }
 
 func TestCreateContainer(t *testing.T) {
-	userns := &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user", Path: "/proc/42/ns/user"}, {Type: "mount"}}}
+	userns := &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user"}, {Type: "mount"}}}
 	hostUsers := &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "mount"}}}
+	// A runtime that "joins" the host's own user namespace by path.
+	joinsHost := &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user", Path: "/proc/self/ns/user"}, {Type: "mount"}}}
 	tests := []struct {
 		name       string
 		podAnn     map[string]string
 		ctrAnn     map[string]string // the container's annotations as the runtime passes them
 		linux      *api.LinuxContainer
 		wantEnv    string // LIBBPF_BPF_TOKEN_PATH, "" for no adjustment
-		wantMask   uint64 // Maps mask recorded for StartContainer; 0: none recorded
+		wantMask   uint64 // Maps mask decided; 0: no delegation
 		wantErr    error
 		wantErrMsg []string
 	}{
@@ -63,6 +68,8 @@ func TestCreateContainer(t *testing.T) {
 			wantErr: spec.ErrNoUserNamespace, wantErrMsg: []string{"pod ns1/pod1 container app", "hostUsers: false"}},
 		{name: "no linux section", podAnn: map[string]string{"bpf.token/maps": "array"},
 			wantErr: spec.ErrNoUserNamespace},
+		{name: "user namespace path that is the host's", podAnn: map[string]string{"bpf.token/maps": "array"}, linux: joinsHost,
+			wantErr: spec.ErrNoUserNamespace},
 		{name: "bad annotation", podAnn: map[string]string{"bpf.token/maps": "hsh"}, linux: userns,
 			wantErr: spec.ErrUnknownName, wantErrMsg: []string{"pod ns1/pod1 container app", "bpf.token/maps", `"hsh"`}},
 	}
@@ -84,8 +91,8 @@ func TestCreateContainer(t *testing.T) {
 						t.Errorf("error %q lacks %q", err, w)
 					}
 				}
-				if len(p.pending) != 0 {
-					t.Errorf("a refused container was recorded: %v", p.pending)
+				if d, derr := p.decide(pod, c); d != nil || derr == nil {
+					t.Errorf("decide = %v, %v after CreateContainer refused", d, derr)
 				}
 				return
 			}
@@ -103,12 +110,9 @@ func TestCreateContainer(t *testing.T) {
 			if gotEnv != tt.wantEnv {
 				t.Errorf("%s = %q, want %q (adjustment %v)", libbpfTokenPathEnv, gotEnv, tt.wantEnv, adj)
 			}
-			d, ok := p.pending["ctr-id"]
-			if ok != (tt.wantMask != 0) || d.Maps != tt.wantMask {
-				t.Errorf("recorded %+v (%v), want maps %#x", d, ok, tt.wantMask)
-			}
-			if err := p.RemoveContainer(context.Background(), pod, c); err != nil || len(p.pending) != 0 {
-				t.Errorf("RemoveContainer left %v (%v)", p.pending, err)
+			d, err := p.decide(pod, c)
+			if err != nil || (d != nil) != (tt.wantMask != 0) || (d != nil && d.Maps != tt.wantMask) {
+				t.Errorf("decide = %+v, %v; want maps %#x", d, err, tt.wantMask)
 			}
 		})
 	}
@@ -157,20 +161,64 @@ func TestCreateContainerPolicy(t *testing.T) {
 	}
 }
 
-func TestSynchronizeRecoversCreatedContainers(t *testing.T) {
-	p := quietPlugin()
-	p.pending["stale"] = spec.Delegation{Cmds: 1}
-	pods := []*api.PodSandbox{{Id: "p", Name: "pod", Namespace: "ns", Annotations: map[string]string{"bpf.token/cmds": "map_create"}}}
-	containers := []*api.Container{
-		{Id: "created", PodSandboxId: "p", Name: "a", State: api.ContainerState_CONTAINER_CREATED},
-		{Id: "running", PodSandboxId: "p", Name: "b", State: api.ContainerState_CONTAINER_RUNNING},
-		{Id: "orphan", PodSandboxId: "gone", Name: "c", State: api.ContainerState_CONTAINER_CREATED},
+// A container created while the plugin was away (or before its policy
+// changed) passes the same checks at StartContainer as one it saw created:
+// seen on containerd, such a container asking "any" got it past a strict
+// policy, because Synchronize queued it unchecked.
+func TestStartContainerChecksContainersLearntAtSynchronize(t *testing.T) {
+	any4 := map[string]string{"bpf.token/cmds": "any", "bpf.token/maps": "any", "bpf.token/progs": "any", "bpf.token/attachs": "any"}
+	tests := []struct {
+		name    string
+		config  string
+		podAnn  map[string]string
+		linux   *api.LinuxContainer
+		wantErr string
+	}{
+		{"above the policy", "policy: {rules: [{name: strict, allow: {cmds: [map_create], maps: [array]}}]}", any4,
+			&api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user"}, {Type: "mount"}}}, `rule "strict"`},
+		{"no policy", "", any4,
+			&api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user"}, {Type: "mount"}}}, "has no policy"},
+		{"bad configuration", "policyFile: /nonexistent/policy.yaml", any4,
+			&api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user"}, {Type: "mount"}}}, "fix the plugin's configuration"},
+		{"no user namespace", "policy: {rules: [{name: all, allow: {maps: any, any: true}}]}", map[string]string{"bpf.token/maps": "array"},
+			&api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "mount"}}}, "no user namespace"},
 	}
-	if _, err := p.Synchronize(context.Background(), pods, containers); err != nil {
-		t.Fatal(err)
-	}
-	if len(p.pending) != 1 || p.pending["created"].Cmds != 1 {
-		t.Errorf("after Synchronize pending = %v, want only the created container", p.pending)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			init := exec.Command("sleep", "600")
+			init.SysProcAttr = testenv.ContainerProcAttr()
+			testenv.Privileged(t)
+			if err := init.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			go func() { init.Wait(); close(exited) }()
+			t.Cleanup(func() { init.Process.Kill(); <-exited })
+
+			l := logrus.New()
+			l.SetOutput(io.Discard)
+			p := newPlugin(logrus.NewEntry(l), nil)
+			if _, err := p.Configure(context.Background(), tt.config, "containerd", "v2"); err != nil {
+				t.Fatal(err)
+			}
+			pod := &api.PodSandbox{Id: "p", Name: "pod", Namespace: "ns", Annotations: tt.podAnn}
+			c := &api.Container{Id: "c", PodSandboxId: "p", Name: "app", State: api.ContainerState_CONTAINER_CREATED,
+				Pid: uint32(init.Process.Pid), Linux: tt.linux}
+			if _, err := p.Synchronize(context.Background(), []*api.PodSandbox{pod}, []*api.Container{c}); err != nil {
+				t.Fatal(err)
+			}
+			err := p.StartContainer(context.Background(), pod, c)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("StartContainer = %v, want a refusal with %q", err, tt.wantErr)
+			}
+			// Refused: the init is killed (CRI-O starts a container whose
+			// StartContainer failed).
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the container's init still runs after a refusal")
+			}
+		})
 	}
 }
 

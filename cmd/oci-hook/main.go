@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/cli"
@@ -27,11 +28,8 @@ import (
 
 const name = "bpftoken-oci-hook"
 
-// kubeContainerName is the annotation CRI runtimes set to the container's
-// name in its pod.
-const kubeContainerName = "io.kubernetes.container.name"
-
-// hookTimeout bounds the whole provisioning; runtimes kill slow hooks anyway.
+// hookTimeout bounds a whole run by default; the hooks.d JSON gives the
+// runtime's own timeout, a little longer, as a backstop.
 const hookTimeout = 10 * time.Second
 
 const usage = `Usage: %[1]s [flags]
@@ -69,6 +67,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	policyFile := fs.String("policy", "", "the admin's policy file (default: "+policy.DefaultPath+" when it exists; without one, the hook grants what the annotations ask)")
+	timeout := fs.Duration("timeout", hookTimeout, "give up on the container (and refuse it) after this long; keep it below the timeout of the hooks.d JSON")
 	common := cli.AddCommon(fs, name, "warning", "append logs to this file instead of stderr (podman drops a hook's stderr when it succeeds)")
 	if code, done := common.Parse(fs, args, stdout); done {
 		return code
@@ -79,18 +78,26 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer closeLog()
 
-	h := &hook{log: logrus.NewEntry(log), stderr: stderr, logToFile: common.LogsToFile(), policyFile: *policyFile}
+	if *timeout <= 0 {
+		fmt.Fprintf(stderr, "%s: --timeout %s: must be positive\n", name, *timeout)
+		return 2
+	}
+	h := &hook{log: logrus.NewEntry(log), stderr: stderr, logToFile: common.LogsToFile(), policyFile: *policyFile, timeout: *timeout,
+		exit: func(code int) { closeLog(); os.Exit(code) }}
 	if err := h.run(stdin); err != nil {
-		line := oneLine(err)
-		// On stderr the one line below says it all; a log file gets it with
-		// the container's fields.
-		if h.logToFile {
-			h.log.WithError(err).Error("container refused")
-		}
-		fmt.Fprintf(stderr, "%s: %s\n", name, line)
+		h.fail(err)
 		return 1
 	}
 	return 0
+}
+
+// fail reports why the container is refused: one line on stderr says it
+// all; a log file gets it with the container's fields.
+func (h *hook) fail(err error) {
+	if h.logToFile {
+		h.log.WithError(err).Error("container refused")
+	}
+	fmt.Fprintf(h.stderr, "%s: %s\n", name, oneLine(err))
 }
 
 // hook handles one createRuntime invocation.
@@ -100,6 +107,10 @@ type hook struct {
 	logToFile bool
 	// policyFile is --policy; "" means policy.DefaultPath when it exists.
 	policyFile string
+	// timeout is --timeout: the whole run's deadline.
+	timeout time.Duration
+	// exit ends the process; the watchdog calls it at the deadline.
+	exit func(code int)
 }
 
 // warn reports a problem that does not stop the container, on stderr (one
@@ -131,14 +142,14 @@ func (h *hook) run(stdin io.Reader) error {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
 	ann := spec.Annotations(st, cfg)
-	var d *spec.Delegation
-	if name, ok := ann[kubeContainerName]; ok {
-		// CRI-O may pass a pod's annotations down to its containers: resolve
-		// them as the NRI plugin does, per-container keys included.
-		d, err = spec.ForContainer(ann, nil, name)
-	} else {
-		d, err = spec.ParseAnnotations(ann)
+	src, err := sourceOf(st, ann)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", id, err)
 	}
+	for _, key := range src.ignored {
+		h.warn(id, fmt.Sprintf("annotation %s ignored: the image sets it to the same value, and podman < 4.6 copies image annotations into containers; an image may not ask for delegation (if you passed it, write the value differently, e.g. with ':' instead of ',' or in another case)", spec.Echo(key)))
+	}
+	d, err := src.delegation()
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
@@ -155,7 +166,16 @@ func (h *hook) run(stdin io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
-	if err := pol.Check(workloadOf(ann), *d); err != nil {
+	if pol == nil && src.podman == nil {
+		return fmt.Errorf("container %s: bpf.token/ annotations ask for a BPF token, but %s", id, noPolicyCRI)
+	}
+	w := src.workload()
+	w.PrivateCgroupNamespace = spec.PrivateNamespace(cfg, specs.CgroupNamespace)
+	if err := pol.Check(w, *d); err != nil {
+		var ce *policy.CgroupNamespaceError
+		if errors.As(err, &ce) {
+			ce.Hint = "podman: --cgroupns=private"
+		}
 		return fmt.Errorf("container %s: %w", id, err)
 	}
 	for _, w := range spec.Warnings(cfg, *d) {
@@ -169,11 +189,21 @@ func (h *hook) run(stdin io.Reader) error {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), hookTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(h.timeout))
 	defer cancel()
+	// A hung volume on the mount path (a FUSE daemon that stopped, an NFS
+	// server gone) blocks the system call resolving it, and nothing but the
+	// end of the process interrupts it: at the deadline the hook says why
+	// and exits, and the runtime refuses the container. Nothing is mounted
+	// then: the mount comes after every step that can block.
+	watchdog := time.AfterFunc(time.Until(start.Add(h.timeout)), func() {
+		h.fail(fmt.Errorf("container %s: delegated bpffs at %s: no answer within %s from the file system on the way there (a FUSE or NFS volume that hangs?): nothing was mounted; fix or remove that volume, or choose another bpf.token/path", id, spec.Echo(d.Path), h.timeout))
+		h.exit(1)
+	})
+	defer watchdog.Stop()
 	// The hook ends right after: its own thread does the work in the
 	// container's mount namespace and stays there. Only logging follows.
-	res, err := bpffs.ProvisionHere(ctx, bpffs.Target{Pid: st.Pid, Rootfs: rootfs, Delegation: *d})
+	res, err := bpffs.ProvisionHere(ctx, bpffs.Target{Pid: st.Pid, Rootfs: rootfs, Delegation: *d, Expect: expectedUserNS(cfg)})
 	if err != nil {
 		return fmt.Errorf("container %s: delegated bpffs at %s: %w%s", id, d.Path, err, hint(err))
 	}
@@ -193,19 +223,27 @@ func (h *hook) loadPolicy() (*policy.Policy, error) {
 	return policy.Load(h.policyFile)
 }
 
-// workloadOf is what a hook knows of a container for the policy's rules:
-// CRI-O passes the Kubernetes names; podman passes only annotations.
-func workloadOf(ann map[string]string) policy.Workload {
-	image := ann["io.kubernetes.cri-o.ImageName"]
-	if image == "" {
-		image = ann["io.kubernetes.cri.image-name"]
+// expectedUserNS is the user namespace config.json gives the container:
+// the one it joins, or the mappings of the one the runtime makes.
+func expectedUserNS(cfg *specs.Spec) userns.Expect {
+	var e userns.Expect
+	for _, ns := range cfg.Linux.Namespaces {
+		if ns.Type == specs.UserNamespace && ns.Path != "" {
+			e.Path = ns.Path
+		}
 	}
-	return policy.Workload{
-		Namespace:   ann["io.kubernetes.pod.namespace"],
-		Container:   ann[kubeContainerName],
-		Image:       image,
-		Annotations: ann,
+	if e.Path == "" {
+		e.UIDMap, e.GIDMap = idMaps(cfg.Linux.UIDMappings), idMaps(cfg.Linux.GIDMappings)
 	}
+	return e
+}
+
+func idMaps(in []specs.LinuxIDMapping) []userns.IDMap {
+	out := make([]userns.IDMap, 0, len(in))
+	for _, m := range in {
+		out = append(out, userns.IDMap{Inside: m.ContainerID, Outside: m.HostID, Count: m.Size})
+	}
+	return out
 }
 
 // hint says what to do about the errors a user can cause or fix.

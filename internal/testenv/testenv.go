@@ -110,3 +110,32 @@ func StartInUserNS(t testing.TB) int {
 	})
 	return cmd.Process.Pid
 }
+
+// HungFUSE mounts at dir, in the calling thread's mount namespace, a FUSE
+// file system whose daemon never answers, as a FUSE daemon that stopped
+// does: every access at or below dir blocks until release, which aborts the
+// connection (those accesses then fail with ENOTCONN) and detaches the
+// mount where it is visible to the caller. Release runs at the end of the
+// test too.
+func HungFUSE(t testing.TB, dir string) (release func()) {
+	t.Helper()
+	fd, err := unix.Open("/dev/fuse", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		Unavailable(t, fmt.Sprintf("open /dev/fuse: %v", err))
+	}
+	opts := fmt.Sprintf("fd=%d,rootmode=40000,user_id=0,group_id=0", fd)
+	if err := unix.Mount("bpftoken-test", dir, "fuse", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		unix.Close(fd)
+		t.Fatalf("mount a FUSE file system at %s: %v", dir, err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			// The last close of the device aborts the connection.
+			unix.Close(fd)
+			_ = unix.Unmount(dir, unix.MNT_DETACH)
+		})
+	}
+	t.Cleanup(release)
+	return release
+}

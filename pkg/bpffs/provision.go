@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -29,13 +30,17 @@ var (
 // Target says where a delegated bpffs goes.
 type Target struct {
 	// Pid is a process in the container: runc's init at createRuntime, the
-	// container's process after pivot_root.
+	// container's process after pivot_root. ProvisionIn ignores it: the
+	// namespaces given there name the process.
 	Pid int
 	// Rootfs is the container's root directory as seen from its own mount
 	// namespace: the bundle's root.path before pivot_root, "/" after it.
 	Rootfs string
 	// Delegation holds the delegate masks and the path inside the container.
 	Delegation spec.Delegation
+	// Expect is what the runtime says the container's user namespace is;
+	// a process elsewhere is refused (userns.ErrUnexpectedUserNamespace).
+	Expect userns.Expect
 }
 
 // Result describes a provisioned bpffs.
@@ -51,7 +56,9 @@ type Result struct {
 
 // Provision gives the container at t a delegated bpffs at
 // t.Delegation.Path. On error nothing it made is left behind: no mount, no
-// directory it created, no helper process, no fd.
+// directory it created, no helper process, no fd. When ctx ends first it
+// returns at once (see userns.Namespaces.Do); the work it leaves behind,
+// stuck on a hung file system, mounts nothing when it resumes.
 func Provision(ctx context.Context, t Target) (*Result, error) {
 	ns, err := userns.Open(t.Pid)
 	if err != nil {
@@ -65,32 +72,39 @@ func Provision(ctx context.Context, t Target) (*Result, error) {
 // the OCI hook does: the work inside the container's mount namespace runs
 // on the calling goroutine's own thread, which stays there (see
 // userns.Namespaces.DoHere). Afterwards the calling goroutine must not use
-// host paths.
+// host paths. ctx bounds nothing once that work has started: the program
+// enforces its deadline by exiting.
 func ProvisionHere(ctx context.Context, t Target) (*Result, error) {
 	ns, err := userns.Open(t.Pid)
 	if err != nil {
 		return nil, err
 	}
 	defer ns.Close()
-	return provision(ctx, ns, t, ns.DoHere)
+	return provision(ns, t, func(fn func(userns.Commit) error) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return ns.DoHere(fn)
+	})
 }
 
-// ProvisionIn is Provision with namespaces the caller already opened.
+// ProvisionIn is Provision with namespaces the caller already opened (for
+// instance with userns.OpenPidfd, on a process it holds).
 func ProvisionIn(ctx context.Context, ns *userns.Namespaces, t Target) (*Result, error) {
-	return provision(ctx, ns, t, ns.Do)
+	return provision(ns, t, func(fn func(userns.Commit) error) error { return ns.Do(ctx, fn) })
 }
 
 // provision does the work; inMountNS runs a function inside the container's
 // mount namespace.
-func provision(ctx context.Context, ns *userns.Namespaces, t Target, inMountNS func(func() error) error) (*Result, error) {
+func provision(ns *userns.Namespaces, t Target, inMountNS func(func(userns.Commit) error) error) (*Result, error) {
 	if !path.IsAbs(t.Delegation.Path) || t.Delegation.Path == "/" {
 		return nil, fmt.Errorf("mount path %q: must be an absolute path below /", t.Delegation.Path)
 	}
-	uid, gid, err := ns.RootIDs()
-	if err != nil {
+	if err := ns.Check(t.Expect); err != nil {
 		return nil, err
 	}
-	fsfd, err := ns.OpenFSContext(ctx, "bpf")
+	uid, gid := ns.RootIDs()
+	fsfd, err := ns.OpenFSContext("bpf")
 	if err != nil {
 		// Only fsopen itself failing says the kernel lacks bpffs in user
 		// namespaces; EPERM from joining a namespace has other causes.
@@ -105,27 +119,44 @@ func provision(ctx context.Context, ns *userns.Namespaces, t Target, inMountNS f
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(mntfd)
-
 	// The container's /proc may be another pid namespace's (after
 	// pivot_root) or missing; the host's is opened here, before joining.
 	proc, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
+		unix.Close(mntfd)
 		return nil, fmt.Errorf("open /proc: %w", err)
 	}
-	defer unix.Close(proc)
-
+	// The work in the mount namespace owns both fds: when its caller gives
+	// up on it, it still uses them, and closes them when it ends.
+	var closeOnce sync.Once
+	closeFDs := func() {
+		closeOnce.Do(func() {
+			unix.Close(mntfd)
+			unix.Close(proc)
+		})
+	}
 	var res *Result
-	err = inMountNS(func() error {
-		var err error
-		res, err = mountInto(proc, mntfd, t, uid, gid)
+	err = inMountNS(func(commit userns.Commit) error {
+		defer closeFDs()
+		r, err := mountInto(proc, mntfd, t, uid, gid, commit)
+		if err == nil {
+			res = r
+		}
 		return err
 	})
+	if errors.Is(err, userns.ErrGaveUp) {
+		return nil, err
+	}
+	closeFDs()
 	return res, err
 }
 
+// errGaveUp is what the work in the mount namespace returns when its caller
+// stopped waiting before it could mount.
+var errGaveUp = errors.New("deadline passed before the mount: nothing mounted")
+
 // mountInto runs in the container's mount namespace.
-func mountInto(proc, mntfd int, t Target, uid, gid int) (*Result, error) {
+func mountInto(proc, mntfd int, t Target, uid, gid int, commit userns.Commit) (*Result, error) {
 	root, err := unix.Open(t.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open container rootfs %s: %w", t.Rootfs, err)
@@ -152,13 +183,18 @@ func mountInto(proc, mntfd int, t Target, uid, gid int) (*Result, error) {
 			return &Result{MountID: here.entry.ID, SuperOptions: here.entry.SuperOpts, AlreadyMounted: true}, nil
 		}
 		return fail(fmt.Errorf("mount path %s: %w (%s %s); remove that mount or choose another bpf.token/path",
-			t.Delegation.Path, ErrOtherMount, here.entry.FSType, here.entry.SuperOpts))
+			spec.Echo(t.Delegation.Path), ErrOtherMount, here.entry.FSType, spec.Echo(here.entry.SuperOpts)))
 	}
 	if here.entry.Shared() {
 		return fail(fmt.Errorf("mount path %s: %w (mount %s); the runtime must give the container a private or slave rootfs",
-			t.Delegation.Path, ErrSharedMount, here.entry.MountPoint))
+			spec.Echo(t.Delegation.Path), ErrSharedMount, spec.Echo(here.entry.MountPoint)))
 	}
 
+	// From here on nothing waits on a file system of the container's: the
+	// mount and its check touch only the bpffs.
+	if !commit() {
+		return fail(errGaveUp)
+	}
 	if err := unix.MoveMount(mntfd, "", dir, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
 		return fail(fmt.Errorf("mount bpffs at %s in the container: %w", t.Delegation.Path, err))
 	}

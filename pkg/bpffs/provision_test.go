@@ -11,10 +11,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/testenv"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/bpffs"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
 )
 
 // mountSources runs a test with each way the mount checks can learn about
@@ -97,4 +99,73 @@ func testProvisionRefusesSharedMount(t *testing.T) {
 
 func statUID(st os.FileInfo) int {
 	return int(st.Sys().(*syscall.Stat_t).Uid)
+}
+
+// A process in the container that keeps renaming directories makes
+// openat2(RESOLVE_IN_ROOT) ask for a retry for ever: the resolution gives
+// up after a bounded number and calls it what it likely is.
+func TestProvisionBoundsResolveRetries(t *testing.T) {
+	pid := testenv.StartInUserNS(t)
+	bpffs.RaceEveryResolve(t)
+	d := spec.Delegation{Cmds: 1, Path: "/sys/fs/bpf"}
+	done := make(chan error, 1)
+	go func() {
+		_, err := bpffs.Provision(context.Background(), bpffs.Target{Pid: pid, Rootfs: t.TempDir(), Delegation: d})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, bpffs.ErrPossibleAttack) {
+			t.Fatalf("Provision while every resolution races = %v, want ErrPossibleAttack", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Provision retries for ever while every resolution races")
+	}
+}
+
+// A hung volume on the mount path (here a FUSE mount whose daemon never
+// answers, at <rootfs>/sys/fs) must not hold Provision past its deadline;
+// when the volume answers at last, the work left behind mounts nothing and
+// leaves nothing.
+func TestProvisionGivesUpOnAHungVolume(t *testing.T) {
+	pid := testenv.StartInUserNS(t)
+	rootfs := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(rootfs, "sys/fs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := userns.Open(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	var release func()
+	if err := ns.Do(context.Background(), func(userns.Commit) error {
+		release = testenv.HungFUSE(t, filepath.Join(rootfs, "sys/fs"))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = bpffs.ProvisionIn(ctx, ns, bpffs.Target{Rootfs: rootfs, Delegation: spec.Delegation{Cmds: 1, Path: "/sys/fs/bpf"}})
+	if !errors.Is(err, userns.ErrGaveUp) {
+		t.Fatalf("Provision through a hung volume = %v, want ErrGaveUp", err)
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("Provision returned after %s", waited)
+	}
+	release()
+	for deadline := time.Now().Add(5 * time.Second); userns.Abandoned() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the work left behind did not end once the volume answered")
+		}
+	}
+	mountinfo, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(mountinfo), " - bpf ") {
+		t.Errorf("a bpffs was mounted after Provision gave up:\n%s", mountinfo)
+	}
 }

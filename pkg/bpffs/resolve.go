@@ -12,6 +12,17 @@ import (
 // container's rootfs but is not a directory.
 var ErrNotDirectory = errors.New("not a directory")
 
+// ErrPossibleAttack means resolving the mount path kept racing with renames
+// inside the container: something in there is moving directories about
+// while the path is resolved.
+var ErrPossibleAttack = errors.New("possible attack: the path kept changing while it was resolved")
+
+// maxResolveRetries bounds openat2's EAGAIN retries, as
+// filepath-securejoin does: a rename anywhere in the container's mount
+// namespace makes RESOLVE_IN_ROOT give up, and a process in there could
+// keep renaming for ever.
+const maxResolveRetries = 10
+
 // openInRoot opens path as a directory (O_PATH), resolving it as if root were
 // "/": absolute symlinks and ".." cannot leave root. "" opens root itself.
 func openInRoot(root int, path string) (int, error) {
@@ -22,15 +33,19 @@ func openInRoot(root int, path string) (int, error) {
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	for {
-		fd, err := unix.Openat2(root, path, &how)
+	for range maxResolveRetries {
+		fd, err := openat2(root, path, &how)
 		// EAGAIN: a rename raced with the walk; the kernel asks us to retry.
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 			continue
 		}
 		return fd, err
 	}
+	return -1, fmt.Errorf("%w (openat2 said EAGAIN %d times)", ErrPossibleAttack, maxResolveRetries)
 }
+
+// openat2 is unix.Openat2; tests replace it to make it race.
+var openat2 = unix.Openat2
 
 // createdDir is a directory made by mkdirInRoot, kept so that a failure can
 // remove it again.

@@ -17,28 +17,38 @@
 //	      namespaces: [monitoring, "obs-*"]    # Kubernetes namespace (plugin; CRI-O's hook)
 //	      containers: ["tracer*"]              # container name
 //	      images: ["registry.example.com/ebpf/*"]
-//	      annotations: {team: obs}             # any runtime; podman passes neither name nor image
+//	      annotations: {team: obs}             # container (and pod) annotations
 //	    allow:
 //	      cmds: [map_create, prog_load, btf_load]
 //	      maps: [array, ringbuf]
 //	      progs: [socket_filter, kprobe]
 //	      attachs: [cgroup_inet_ingress]
 //	      paths: [/sys/fs/bpf]                 # the default
-//	      any: false                           # may a request say "any"? the default: no
+//	      any: false                           # may a request say "any", or name bits by number that this build has no name for? the default: no
+//	      hostCgroupNamespace: false           # cgroup program types for containers in the host's cgroup namespace? the default: no
 //
 // Every selector given must match (globs as in path.Match); a rule without
 // match selects everything. Allow lists use the annotation syntax; `any` as
 // an item allows every bit. A workload no rule selects is refused.
+//
+// One guard applies with or without a policy: cgroup program types attach
+// to any cgroup the container can open, so a container that shares the
+// host's cgroup namespace gets them only from a rule with
+// hostCgroupNamespace: true.
 package policy
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"sigs.k8s.io/yaml"
 
@@ -56,6 +66,10 @@ var (
 	ErrDenied = errors.New("denied by policy")
 	// ErrInvalid means a policy file is malformed.
 	ErrInvalid = errors.New("invalid policy")
+	// ErrHostCgroupNamespace means cgroup program types were refused to a
+	// container that shares the host's cgroup namespace (a
+	// *CgroupNamespaceError); front ends add their runtime's remedy.
+	ErrHostCgroupNamespace = errors.New("cgroup program types for a container in the host's cgroup namespace")
 )
 
 // Policy is a parsed policy file.
@@ -63,6 +77,9 @@ type Policy struct {
 	// Source names the policy in messages (its file, or the NRI configuration).
 	Source string
 	Rules  []Rule
+	// Warnings are rules that are valid but probably not what the admin
+	// meant, one line each, in rule order; front ends log them.
+	Warnings []string
 }
 
 // Rule selects workloads and sets their ceilings.
@@ -84,7 +101,13 @@ type Match struct {
 type Allow struct {
 	Masks [len(spec.Kinds)]uint64 // indexed by spec.Kind
 	Paths []string
-	Any   bool
+	// Any allows requests that say "any", and bits this build has no name
+	// for (which a later kernel may give to anything).
+	Any bool
+	// HostCgroupNamespace allows cgroup program types (spec.CgroupProgMask)
+	// for workloads without a cgroup namespace of their own, which can then
+	// attach to other containers' cgroups.
+	HostCgroupNamespace bool
 }
 
 // Workload is what the front end knows of a container. Empty fields are
@@ -94,18 +117,25 @@ type Workload struct {
 	Container   string
 	Image       string
 	Annotations map[string]string
+	// PrivateCgroupNamespace is true only when the runtime's own config
+	// gives the container a cgroup namespace of its own; false means shared
+	// with the host, or unknown, which must be treated alike.
+	PrivateCgroupNamespace bool
 }
 
+// String names w for messages. Any field may be a tenant's (on Kubernetes
+// all are), so each is echoed quoted when not plain, and clipped: an image
+// name must not put terminal escapes or a kilobyte into a log line.
 func (w Workload) String() string {
 	var parts []string
 	if w.Namespace != "" {
-		parts = append(parts, "namespace "+w.Namespace)
+		parts = append(parts, "namespace "+spec.Echo(w.Namespace))
 	}
 	if w.Container != "" {
-		parts = append(parts, "container "+w.Container)
+		parts = append(parts, "container "+spec.Echo(w.Container))
 	}
 	if w.Image != "" {
-		parts = append(parts, "image "+w.Image)
+		parts = append(parts, "image "+spec.Echo(w.Image))
 	}
 	if len(parts) == 0 {
 		return "a workload with no name, namespace or image known"
@@ -124,37 +154,79 @@ type file struct {
 			Annotations map[string]string `json:"annotations"`
 		} `json:"match"`
 		Allow struct {
-			Cmds    spec.Items `json:"cmds"`
-			Maps    spec.Items `json:"maps"`
-			Progs   spec.Items `json:"progs"`
-			Attachs spec.Items `json:"attachs"`
-			Paths   []string   `json:"paths"`
-			Any     bool       `json:"any"`
+			Cmds                spec.Items `json:"cmds"`
+			Maps                spec.Items `json:"maps"`
+			Progs               spec.Items `json:"progs"`
+			Attachs             spec.Items `json:"attachs"`
+			Paths               []string   `json:"paths"`
+			Any                 bool       `json:"any"`
+			HostCgroupNamespace bool       `json:"hostCgroupNamespace"`
 		} `json:"allow"`
 	} `json:"rules"`
 }
 
-// Load reads and parses a policy file.
+// Load reads and parses a policy file, which must be a regular file.
 func Load(name string) (*Policy, error) {
-	f, err := os.Open(name)
+	// O_NONBLOCK so that a FIFO put there cannot hang the hook in open;
+	// the check below then refuses it. It changes nothing for a regular file.
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, fmt.Errorf("policy %s: %w", name, withoutPath(err))
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", name, withoutPath(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("policy %s: not a regular file", name)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("policy %s: %w", name, err)
+		return nil, fmt.Errorf("policy %s: %w", name, withoutPath(err))
 	}
 	return Parse(data, name)
 }
 
-// LoadDefault loads DefaultPath when it exists, and returns nil (no policy)
-// when it does not.
-func LoadDefault() (*Policy, error) {
-	if _, err := os.Stat(DefaultPath); errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+// LoadDefault loads DefaultPath, and returns nil (no policy) only when
+// nothing is there at all; see loadOptional.
+func LoadDefault() (*Policy, error) { return loadOptional(DefaultPath) }
+
+// loadOptional loads name, and returns nil (no policy) only when name does
+// not exist: the path's first missing component is absent, not a symlink to
+// something absent. For the hook no policy means granting what the
+// annotations ask, so a policy that is meant to be there but cannot be read
+// (a symlink to a config mount not there yet, a directory, EACCES, a read
+// error) must refuse instead.
+func loadOptional(name string) (*Policy, error) {
+	if _, err := os.Lstat(name); !errors.Is(err, fs.ErrNotExist) {
+		return Load(name)
 	}
-	return Load(DefaultPath)
+	// Lstat follows the symlinks of the directories above name, so a
+	// dangling one there also looks like ENOENT: find the deepest directory
+	// that exists as an entry, and make sure it resolves.
+	dir := filepath.Dir(name)
+	for {
+		_, err := os.Lstat(dir)
+		if !errors.Is(err, fs.ErrNotExist) || filepath.Dir(dir) == dir {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("policy %s: %s: %w", name, dir, withoutPath(err))
+	}
+	return nil, nil
+}
+
+// withoutPath drops the name an *fs.PathError repeats: messages here
+// already start with it.
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Parse parses a policy document; source names it in messages.
@@ -183,19 +255,26 @@ func Parse(data []byte, source string) (*Policy, error) {
 			return nil, bad("two rules are named %q: names must be unique", name)
 		}
 		seen[name] = true
-		for _, globs := range [][]string{r.Match.Namespaces, r.Match.Containers, r.Match.Images, slices.Collect(mapValues(r.Match.Annotations))} {
-			for _, g := range globs {
-				if _, err := path.Match(g, ""); err != nil {
-					return nil, bad("rule %q: bad pattern %q: %v", name, g, err)
-				}
+		// Annotations in key order, so that of two bad patterns the same
+		// one is named every run.
+		globs := slices.Concat(r.Match.Namespaces, r.Match.Containers, r.Match.Images)
+		for _, k := range slices.Sorted(maps.Keys(r.Match.Annotations)) {
+			globs = append(globs, r.Match.Annotations[k])
+		}
+		for _, g := range globs {
+			if _, err := path.Match(g, ""); err != nil {
+				return nil, bad("rule %q: bad pattern %q: %v", name, g, err)
 			}
 		}
 		rule := Rule{Name: name, Match: Match{
 			Namespaces: r.Match.Namespaces, Containers: r.Match.Containers,
 			Images: r.Match.Images, Annotations: r.Match.Annotations,
-		}, Allow: Allow{Any: r.Allow.Any}}
-		for k, items := range map[spec.Kind]spec.Items{spec.KindCmds: r.Allow.Cmds, spec.KindMaps: r.Allow.Maps, spec.KindProgs: r.Allow.Progs, spec.KindAttachs: r.Allow.Attachs} {
-			mask, err := k.ParseList(string(items))
+		}, Allow: Allow{Any: r.Allow.Any, HostCgroupNamespace: r.Allow.HostCgroupNamespace}}
+		// Indexed by Kind and walked in spec.Kinds order, so that of two
+		// bad lists the same one is named every run.
+		lists := [len(spec.Kinds)]spec.Items{spec.KindCmds: r.Allow.Cmds, spec.KindMaps: r.Allow.Maps, spec.KindProgs: r.Allow.Progs, spec.KindAttachs: r.Allow.Attachs}
+		for _, k := range spec.Kinds {
+			mask, err := k.ParseList(string(lists[k]))
 			if err != nil {
 				var ae *spec.AnnotationError
 				if errors.As(err, &ae) {
@@ -222,44 +301,131 @@ func Parse(data []byte, source string) (*Policy, error) {
 			rule.Allow.Paths = append(rule.Allow.Paths, clean)
 		}
 		p.Rules = append(p.Rules, rule)
+		if w := rule.warning(); w != "" {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("policy %s: %s", source, w))
+		}
 	}
 	return p, nil
 }
 
+// warning returns what is probably a mistake in r, or "". Tracing-class
+// program types read kernel memory and see the whole host; only the
+// Kubernetes namespace is a trust boundary (RBAC decides who creates pods
+// there), while container names, images and annotations are whatever the
+// pod's author writes. A rule granting them must select on namespaces.
+func (r *Rule) warning() string {
+	progs := r.Allow.Masks[spec.KindProgs] & spec.PerfmonProgMask()
+	if progs == 0 || len(r.Match.Namespaces) > 0 {
+		return ""
+	}
+	names := strings.ReplaceAll(spec.KindProgs.FormatMask(progs), ":", " ")
+	return fmt.Sprintf("rule %q grants program types [%s] that read kernel memory and host-wide activity, and selects only on fields a pod author controls (containers, images, annotations, or nothing): add match.namespaces", r.Name, names)
+}
+
 // Check returns nil when the policy allows d for w, and otherwise an
 // ErrDenied error naming the rule, the items over its ceiling, and what to
-// do. A nil policy allows everything.
+// do. A nil policy sets no ceilings, but the cgroup guard applies all the
+// same (see CgroupNamespaceError).
 func (p *Policy) Check(w Workload, d spec.Delegation) error {
-	if p == nil {
-		return nil
+	var rule *Rule
+	if p != nil {
+		if rule = p.selecting(w); rule == nil {
+			return fmt.Errorf("%w: no rule of policy %s selects %s: add a rule whose match selects it, or do not ask for delegation", ErrDenied, p.Source, w)
+		}
+		if over := rule.over(d); len(over) > 0 {
+			return fmt.Errorf("%w: rule %q of policy %s does not allow %s: ask for less, or widen the rule", ErrDenied, rule.Name, p.Source, strings.Join(over, "; "))
+		}
 	}
-	rule := p.selecting(w)
-	if rule == nil {
-		return fmt.Errorf("%w: no rule of policy %s selects %s: add a rule whose match selects it, or do not ask for delegation", ErrDenied, p.Source, w)
-	}
+	return p.cgroupGuard(rule, w, d)
+}
+
+// over lists what in d is above r's ceilings.
+func (r *Rule) over(d spec.Delegation) []string {
 	var over []string
 	for _, k := range spec.Kinds {
-		req := d.Mask(k)
+		req, ceiling := d.Mask(k), r.Allow.Masks[k]
 		if req == ^uint64(0) {
 			switch {
-			case !rule.Allow.Any:
+			case !r.Allow.Any:
 				over = append(over, fmt.Sprintf("%s=any (the rule does not allow any: list the %s needed)", k, k))
-			case rule.Allow.Masks[k] != ^uint64(0):
-				over = append(over, fmt.Sprintf("%s=any (allowed: %s)", k, orNone(k.FormatMask(rule.Allow.Masks[k]))))
+			case ceiling != ^uint64(0):
+				over = append(over, fmt.Sprintf("%s=any (allowed: %s)", k, orNone(k.FormatMask(ceiling))))
 			}
 			continue
 		}
-		if extra := req &^ rule.Allow.Masks[k]; extra != 0 {
-			over = append(over, fmt.Sprintf("%s %s (allowed: %s)", k, k.FormatMask(extra), orNone(k.FormatMask(rule.Allow.Masks[k]))))
+		// A number can set bits this build has no name for: whatever a
+		// later kernel gives them to. Only a rule that allows any may grant
+		// them, as it would grant "any" itself.
+		if unknown := req &^ k.KnownMask(); unknown != 0 && !r.Allow.Any {
+			over = append(over, fmt.Sprintf("%s %#x (bits this build has no names for, and the rule does not allow any: list the %s needed by name, or set any: true)", k, unknown, k))
+			req &^= unknown
+		}
+		if extra := req &^ ceiling; extra != 0 {
+			over = append(over, fmt.Sprintf("%s %s (allowed: %s)", k, k.FormatMask(extra), orNone(k.FormatMask(ceiling))))
 		}
 	}
-	if !slices.Contains(rule.Allow.Paths, d.Path) {
-		over = append(over, fmt.Sprintf("path %s (allowed: %s)", d.Path, strings.Join(rule.Allow.Paths, ", ")))
+	if !slices.Contains(r.Allow.Paths, d.Path) {
+		over = append(over, fmt.Sprintf("path %s (allowed: %s)", spec.Echo(d.Path), strings.Join(r.Allow.Paths, ", ")))
 	}
-	if len(over) > 0 {
-		return fmt.Errorf("%w: rule %q of policy %s does not allow %s: ask for less, or widen the rule", ErrDenied, rule.Name, p.Source, strings.Join(over, "; "))
+	return over
+}
+
+// cgroupGuard refuses cgroup program types to a workload that may share the
+// host's cgroup namespace, unless rule (nil without a policy) allows it.
+// The kernel lets such a program attach to any cgroup directory the
+// container can open, read-only included, with no ownership check; in the
+// host's cgroup namespace that means other containers' cgroups. It is a
+// guard on program types, not attach types: see spec.CgroupProgMask.
+func (p *Policy) cgroupGuard(rule *Rule, w Workload, d spec.Delegation) error {
+	if w.PrivateCgroupNamespace || rule != nil && rule.Allow.HostCgroupNamespace {
+		return nil
 	}
-	return nil
+	// Bits this build has no name for may be a later kernel's cgroup
+	// program types.
+	progs := d.Progs & (spec.CgroupProgMask() | ^spec.KindProgs.KnownMask())
+	if progs == 0 {
+		return nil
+	}
+	e := &CgroupNamespaceError{Progs: progs}
+	if rule != nil {
+		e.Rule, e.Source = rule.Name, p.Source
+	}
+	return e
+}
+
+// CgroupNamespaceError refuses cgroup program types to a container that
+// shares the host's cgroup namespace, or whose front end cannot tell. It is
+// both ErrDenied and ErrHostCgroupNamespace (errors.Is). Its message names
+// no runtime: a front end may set Hint to its own way of giving the
+// container a cgroup namespace of its own (e.g. "podman:
+// --cgroupns=private"), which then follows that remedy in the sentence.
+type CgroupNamespaceError struct {
+	Progs  uint64 // the program types refused
+	Rule   string // the rule that selected the workload; "" without a policy
+	Source string // that rule's policy; "" without a policy
+	Hint   string // the front end's remedy for a private cgroup namespace; "" for none
+}
+
+func (e *CgroupNamespaceError) Error() string {
+	var b strings.Builder
+	if e.Rule != "" {
+		// Like every other refusal of a policy; without one there is none
+		// to name.
+		b.WriteString(ErrDenied.Error() + ": ")
+	}
+	fmt.Fprintf(&b, "program types %s delegated to a container that shares the host's cgroup namespace could attach to any cgroup it can open, other containers' included: give the container a cgroup namespace of its own", spec.KindProgs.FormatMask(e.Progs))
+	if e.Hint != "" {
+		fmt.Fprintf(&b, " (%s)", e.Hint)
+	}
+	if e.Rule != "" {
+		fmt.Fprintf(&b, ", or set hostCgroupNamespace: true in rule %q of policy %s", e.Rule, e.Source)
+	}
+	return b.String()
+}
+
+// Unwrap makes the error an ErrDenied and an ErrHostCgroupNamespace.
+func (e *CgroupNamespaceError) Unwrap() []error {
+	return []error{ErrDenied, ErrHostCgroupNamespace}
 }
 
 // selecting returns the first rule that selects w.
@@ -303,16 +469,6 @@ func anyGlob(globs []string, value string) bool {
 		}
 	}
 	return false
-}
-
-func mapValues(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for _, v := range m {
-			if !yield(v) {
-				return
-			}
-		}
-	}
 }
 
 func orNone(s string) string {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
@@ -162,5 +163,287 @@ func TestExamplesPolicyParses(t *testing.T) {
 	}
 	if len(p.Rules) != 3 || p.Rules[2].Name != "default" {
 		t.Errorf("examples/policy.yaml parsed as %+v", p.Rules)
+	}
+}
+
+// Bits this build has no name for are program types, maps or commands a
+// future kernel may add: a rule that does not allow "any" must not grant
+// them through a number, whatever its ceiling says.
+func TestCheckUnknownBits(t *testing.T) {
+	const doc = `
+rules:
+  - name: numbers
+    match: {annotations: {team: "*"}}
+    allow: {cmds: any, progs: any, attachs: [cgroup_inet_ingress]}
+  - name: numbers-and-any
+    allow: {cmds: any, progs: any, attachs: [cgroup_inet_ingress], any: true}
+`
+	p, err := Parse([]byte(doc), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Private cgroup namespaces: 0x7fff... includes the cgroup program
+	// types, which TestCheckCgroupGuard covers.
+	noAny := Workload{Annotations: map[string]string{"team": "net"}, PrivateCgroupNamespace: true}
+	withAny := Workload{PrivateCgroupNamespace: true}
+	tests := []struct {
+		name    string
+		w       Workload
+		progs   string
+		wantMsg string // "": allowed
+	}{
+		{"every bit but the top one", noAny, "0x7fffffffffffffff",
+			"progs 0x7ffffffe00000000 (bits this build has no names for, and the rule does not allow any: list the progs needed by name, or set any: true)"},
+		{"a single unknown high bit", noAny, "0x8000000000000000",
+			"progs 0x8000000000000000 (bits this build has no names for"},
+		{"a known bit by number", noAny, "0x2", ""},
+		{"known bits by name", noAny, "socket_filter:kprobe", ""},
+		{"unknown bits where the rule allows any", withAny, "0x7fffffffffffffff", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := p.Check(tt.w, delegation(t, map[string]string{"bpf.token/progs": tt.progs, "bpf.token/attachs": "cgroup_inet_ingress"}))
+			if tt.wantMsg == "" {
+				if err != nil {
+					t.Fatalf("Check = %v, want allowed", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), tt.wantMsg) || !strings.Contains(err.Error(), `rule "numbers"`) {
+				t.Fatalf("Check = %v, want ErrDenied containing %q", err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// Workload fields, paths and annotation values are the tenant's: a message
+// carries them quoted and clipped, never raw terminal escapes or kilobytes.
+func TestCheckEchoesTenantStrings(t *testing.T) {
+	p, err := Parse([]byte("rules:\n  - name: shop\n    match: {namespaces: [shop]}\n    allow: {maps: array}\n"), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile := "registry.example.com/\x1b[31mred" + strings.Repeat("x", 1000)
+	tests := []struct {
+		name string
+		w    Workload
+		ann  map[string]string
+	}{
+		{"image", Workload{Namespace: "other", Container: "web", Image: hostile}, map[string]string{"bpf.token/maps": "array"}},
+		{"namespace", Workload{Namespace: hostile}, map[string]string{"bpf.token/maps": "array"}},
+		{"container", Workload{Container: hostile}, map[string]string{"bpf.token/maps": "array"}},
+		{"path", Workload{Namespace: "shop"}, map[string]string{"bpf.token/maps": "array", "bpf.token/path": "/" + strings.Repeat("p", 1000)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := p.Check(tt.w, delegation(t, tt.ann))
+			if !errors.Is(err, ErrDenied) {
+				t.Fatalf("Check = %v, want ErrDenied", err)
+			}
+			msg := err.Error()
+			if strings.ContainsAny(msg, "\x1b\n") || len(msg) > 400 {
+				t.Errorf("message (%d bytes) carries the tenant's string raw or unclipped: %q", len(msg), msg)
+			}
+		})
+	}
+	if s := (Workload{Image: hostile}).String(); strings.Contains(s, "\x1b") || len(s) > 100 {
+		t.Errorf("Workload.String = %q", s)
+	}
+}
+
+// With two faults the same one is reported every time, the first in
+// spec.Kinds order, so that a message does not change between runs.
+func TestParseErrorsAreDeterministic(t *testing.T) {
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"allow lists", "rules:\n  - name: a\n    allow: {attachs: xdpp, progs: kprbe, maps: hsh}\n", "allow.maps"},
+		{"annotation globs", "rules:\n  - name: a\n    match: {annotations: {b: \"[b\", a: \"[a\"}}\n", `"[a"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for range 20 {
+				_, err := Parse([]byte(tt.doc), "p.yaml")
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("Parse = %v, want the fault of %s", err, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// Only a policy path that does not exist itself means "no policy" (for the
+// hook: grant what the annotations ask). Anything else there that cannot be
+// read, such as a symlink to a config mount not there yet, is an error, so
+// that the hook fails closed.
+func TestLoadOptional(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, []byte(example), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dangling := filepath.Join(dir, "dangling.yaml")
+	if err := os.Symlink(filepath.Join(dir, "not-mounted-yet", "policy.yaml"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	loop := filepath.Join(dir, "loop.yaml")
+	if err := os.Symlink(loop, loop); err != nil {
+		t.Fatal(err)
+	}
+	directory := filepath.Join(dir, "directory.yaml")
+	if err := os.Mkdir(directory, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// /etc/nri-bpftoken itself a symlink to a mount not there yet.
+	danglingDir := filepath.Join(dir, "conf.d")
+	if err := os.Symlink(filepath.Join(dir, "not-mounted-yet"), danglingDir); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		path      string
+		wantRules int    // with a nil error; 0: no policy
+		wantErr   string // "": no error
+	}{
+		{"good file", good, 3, ""},
+		{"missing file", filepath.Join(dir, "missing.yaml"), 0, ""},
+		{"missing directory", filepath.Join(dir, "missing", "policy.yaml"), 0, ""},
+		{"dangling symlink above it", filepath.Join(danglingDir, "policy.yaml"), 0, "conf.d: no such file"},
+		{"dangling symlink", dangling, 0, "dangling.yaml"},
+		{"symlink loop", loop, 0, "loop.yaml"},
+		{"directory", directory, 0, "not a regular file"},
+		{"FIFO, which must not hang", fifo, 0, "not a regular file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := loadOptional(tt.path)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "policy ") {
+					t.Fatalf("loadOptional = %+v, %v; want an error containing %q", p, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadOptional = %v", err)
+			}
+			if tt.wantRules == 0 && p != nil || tt.wantRules != 0 && (p == nil || len(p.Rules) != tt.wantRules) {
+				t.Fatalf("loadOptional = %+v, want %d rules", p, tt.wantRules)
+			}
+		})
+	}
+}
+
+// A cgroup program attaches to any cgroup directory the container can open,
+// with no ownership check; in the host's cgroup namespace that includes
+// other containers' cgroups. So cgroup program types need a cgroup
+// namespace of the container's own, or a rule that says otherwise, even
+// without a policy.
+func TestCheckCgroupGuard(t *testing.T) {
+	const doc = `
+rules:
+  - name: infra
+    match: {namespaces: [infra]}
+    allow: {progs: [socket_filter, cgroup_skb, lsm], attachs: [cgroup_inet_ingress], hostCgroupNamespace: true}
+  - name: tenants
+    allow: {progs: [socket_filter, cgroup_skb, lsm], attachs: [cgroup_inet_ingress]}
+`
+	p, err := Parse([]byte(doc), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const guard = "program types cgroup_skb delegated to a container that shares the host's cgroup namespace could attach to any cgroup it can open, other containers' included: give the container a cgroup namespace of its own"
+	tests := []struct {
+		name    string
+		p       *Policy
+		ns      string
+		private bool
+		progs   string
+		wantMsg string // "": allowed
+	}{
+		{"no policy, shared, cgroup_skb", nil, "", false, "cgroup_skb", guard},
+		{"no policy, shared, socket_filter", nil, "", false, "socket_filter", ""},
+		{"no policy, private, cgroup_skb", nil, "", true, "cgroup_skb", ""},
+		{"no policy, private, socket_filter", nil, "", true, "socket_filter", ""},
+		{"no policy, shared, any", nil, "", false, "any", "delegated to a container that shares the host's cgroup namespace"},
+		{"hostCgroupNamespace, shared, cgroup_skb", p, "infra", false, "cgroup_skb", ""},
+		{"hostCgroupNamespace, shared, socket_filter", p, "infra", false, "socket_filter", ""},
+		{"hostCgroupNamespace, private, cgroup_skb", p, "infra", true, "cgroup_skb", ""},
+		{"hostCgroupNamespace, private, socket_filter", p, "infra", true, "socket_filter", ""},
+		{"rule without it, shared, cgroup_skb", p, "shop", false, "cgroup_skb",
+			guard + `, or set hostCgroupNamespace: true in rule "tenants" of policy p.yaml`},
+		{"rule without it, shared, socket_filter", p, "shop", false, "socket_filter", ""},
+		{"rule without it, private, cgroup_skb", p, "shop", true, "cgroup_skb", ""},
+		{"rule without it, private, socket_filter", p, "shop", true, "socket_filter", ""},
+		{"rule without it, shared, lsm (lsm_cgroup)", p, "shop", false, "lsm", "program types lsm delegated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := Workload{Namespace: tt.ns, PrivateCgroupNamespace: tt.private}
+			err := tt.p.Check(w, delegation(t, map[string]string{"bpf.token/progs": tt.progs, "bpf.token/attachs": "cgroup_inet_ingress"}))
+			if tt.wantMsg == "" {
+				if err != nil {
+					t.Fatalf("Check = %v, want allowed", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrDenied) || !errors.Is(err, ErrHostCgroupNamespace) || !strings.Contains(err.Error(), tt.wantMsg) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("Check = %v, want one line, ErrDenied and ErrHostCgroupNamespace, containing %q", err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+// Tracing-class program types for a rule that does not select on the one
+// field a pod author does not choose, the namespace, get a warning; in rule
+// order, so that the log is the same every run.
+func TestParseWarnings(t *testing.T) {
+	const doc = `
+rules:
+  - name: tracers
+    match: {namespaces: [monitoring]}
+    allow: {progs: [kprobe, tracepoint]}
+  - name: by-image
+    match: {images: ["registry.example.com/ebpf/*"], annotations: {team: obs}}
+    allow: {progs: [socket_filter, tracing, kprobe]}
+  - name: sockets
+    allow: {progs: [socket_filter, cgroup_skb]}
+  - name: everything
+    allow: {progs: any, any: true}
+`
+	want := []string{
+		`policy p.yaml: rule "by-image" grants program types [kprobe tracing] that read kernel memory and host-wide activity, and selects only on fields a pod author controls (containers, images, annotations, or nothing): add match.namespaces`,
+		`policy p.yaml: rule "everything" grants program types [kprobe tracepoint perf_event raw_tracepoint raw_tracepoint_writable tracing struct_ops ext lsm] that`,
+	}
+	for range 5 {
+		p, err := Parse([]byte(doc), "p.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Warnings) != len(want) {
+			t.Fatalf("Warnings = %q, want %d", p.Warnings, len(want))
+		}
+		for i, w := range want {
+			if !strings.HasPrefix(p.Warnings[i], w) || strings.Contains(p.Warnings[i], "\n") {
+				t.Errorf("warning %d = %q, want one line starting %q", i, p.Warnings[i], w)
+			}
+		}
+	}
+}
+
+// A front end adds its runtime's remedy where it belongs in the sentence.
+func TestCgroupNamespaceErrorHint(t *testing.T) {
+	err := (*Policy)(nil).Check(Workload{}, delegation(t, map[string]string{"bpf.token/progs": "cgroup_sock_addr", "bpf.token/attachs": "cgroup_inet4_connect"}))
+	var ce *CgroupNamespaceError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Check = %v, want a *CgroupNamespaceError", err)
+	}
+	ce.Hint = "podman: --cgroupns=private"
+	const want = "program types cgroup_sock_addr delegated to a container that shares the host's cgroup namespace could attach to any cgroup it can open, other containers' included: give the container a cgroup namespace of its own (podman: --cgroupns=private)"
+	if got := err.Error(); got != want {
+		t.Errorf("message = %q\nwant      %q", got, want)
 	}
 }

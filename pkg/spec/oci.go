@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -187,4 +188,39 @@ func CheckUserNamespace(cfg *specs.Spec) error {
 		}
 	}
 	return ErrNoUserNamespace
+}
+
+// PrivateNamespace reports whether the config gives the container a
+// namespace of type t that is not the caller's (the host's): a new one, or
+// one joined by a path that names another. An unreadable path counts as
+// not private: the answer decides what may be granted.
+func PrivateNamespace(cfg *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if cfg.Linux == nil {
+		return false
+	}
+	for _, ns := range cfg.Linux.Namespaces {
+		if ns.Type != t {
+			continue
+		}
+		if ns.Path == "" {
+			return true
+		}
+		var self, other unix.Stat_t
+		if unix.Stat(ns.Path, &other) != nil || unix.Stat("/proc/self/ns/"+nsProcName(t), &self) != nil {
+			return false
+		}
+		return self.Dev != other.Dev || self.Ino != other.Ino
+	}
+	return false
+}
+
+// nsProcName is the name of a namespace type under /proc/<pid>/ns.
+func nsProcName(t specs.LinuxNamespaceType) string {
+	switch t {
+	case specs.MountNamespace:
+		return "mnt"
+	case specs.NetworkNamespace:
+		return "net"
+	}
+	return string(t)
 }

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -21,6 +22,57 @@ var (
 		"tracing", "lsm", "struct_ops", "ext",
 	}
 )
+
+// hostTracingProgs are the perfmon program types whose hooks fire for every
+// task on the host, so a container that loads them sees other containers'
+// and the host's activity, not only its own: kprobe (kprobes, and
+// kprobe_multi and uprobe_multi links), tracepoint, perf_event,
+// raw_tracepoint (and _writable), and tracing (tp_btf, fentry, fexit). In
+// value order, the order messages name them in.
+var hostTracingProgs = []string{
+	"kprobe", "tracepoint", "perf_event", "raw_tracepoint", "raw_tracepoint_writable", "tracing",
+}
+
+// cgroupProgs are the program types that attach to a cgroup: BPF_PROG_ATTACH
+// and BPF_LINK_CREATE take any cgroup directory fd the caller can open (read
+// only is enough; the kernel checks no ownership), measured on Linux 6.18
+// for all but lsm. lsm is here for BPF_LSM_CGROUP, which attaches an lsm
+// program to a cgroup through the same path (kernel/bpf/syscall.c,
+// link_create). The list is of program types, not attach types, on
+// purpose: the kernel refuses a cgroup attach of any other program type,
+// while attach type 0, which almost every program type is loaded with, is
+// cgroup_inet_ingress: guarding that would refuse every socket_filter.
+var cgroupProgs = []string{
+	"cgroup_skb", "cgroup_sock", "sock_ops", "cgroup_device", "cgroup_sock_addr",
+	"cgroup_sysctl", "cgroup_sockopt", "lsm",
+}
+
+var (
+	perfmonProgMask = progMask(perfmonProgs)
+	cgroupProgMask  = progMask(cgroupProgs)
+)
+
+// PerfmonProgMask returns the program types that need CAP_PERFMON: the
+// tracing class, which reads kernel memory and host-wide activity.
+func PerfmonProgMask() uint64 { return perfmonProgMask }
+
+// CgroupProgMask returns the program types that attach to cgroups, and so
+// can attach to any cgroup the container can open (see cgroupProgs).
+func CgroupProgMask() uint64 { return cgroupProgMask }
+
+// progMask ORs the bits of names. A name the table lacks is a typo in this
+// file, and panicking at init makes every test catch it.
+func progMask(names []string) uint64 {
+	var m uint64
+	for _, n := range names {
+		bit, ok := KindProgs.Value(n)
+		if !ok {
+			panic(fmt.Sprintf("spec: unknown program type %q in a list of warnings.go", n))
+		}
+		m |= 1 << bit
+	}
+	return m
+}
 
 // Warnings lists what in the container's config will keep its processes
 // from using the delegation, each with the fix: capabilities the token or
@@ -52,14 +104,19 @@ func Warnings(cfg *specs.Spec, d Delegation) []string {
 }
 
 // DelegationWarnings lists what in a delegation itself would surprise its
-// user: combinations the kernel will refuse, and grants wider than anyone
-// needs.
+// user: combinations the kernel will refuse, tracing that reaches beyond the
+// container, and grants wider than anyone needs.
 func DelegationWarnings(d Delegation) []string {
 	var out []string
 	// The kernel checks a program's expected attach type against
 	// delegate_attachs too, and most program types are loaded with 0.
 	if d.Progs != 0 && d.Attachs&1 == 0 {
 		out = append(out, AnnotationAttachs+" lacks cgroup_inet_ingress (attach type 0), which every program loaded without an expected attach type needs (socket_filter, kprobe, tracepoint, xdp without BPF_XDP, ...): add it to "+AnnotationAttachs)
+	}
+	// A token's capabilities count in the container's user namespace, but
+	// these programs' hooks are not namespaced: the grant is host-wide.
+	if progs := delegatedAmong(d.Progs, hostTracingProgs); len(progs) > 0 {
+		out = append(out, fmt.Sprintf("%s delegates %s: with CAP_PERFMON in the container's user namespace these programs observe the whole host, not only this container", AnnotationProgs, strings.Join(progs, ", ")))
 	}
 	for _, k := range Kinds {
 		if d.Mask(k) == ^uint64(0) {

@@ -18,6 +18,7 @@ func TestWarnings(t *testing.T) {
 	}
 	socketFilter := Delegation{Cmds: 1, Progs: 1 << 1, Attachs: 1}
 	xdpAndKprobe := Delegation{Cmds: 1, Progs: 1<<6 | 1<<2, Attachs: 1}
+	const hostWide = "bpf.token/progs delegates "
 	tests := []struct {
 		name string
 		cfg  *specs.Spec
@@ -27,9 +28,13 @@ func TestWarnings(t *testing.T) {
 		{"all there", withCaps("CAP_BPF"), socketFilter, nil},
 		{"no capabilities section", &specs.Spec{}, socketFilter, []string{"lacks CAP_BPF"}},
 		{"no CAP_BPF", withCaps("CAP_NET_ADMIN"), socketFilter, []string{"--cap-add BPF"}},
-		{"net and tracing programs", withCaps("CAP_BPF"), xdpAndKprobe, []string{"CAP_NET_ADMIN", "CAP_PERFMON"}},
-		{"net and tracing programs with caps", withCaps("CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON"), xdpAndKprobe, nil},
-		{"any program type", withCaps("CAP_BPF"), Delegation{Progs: ^uint64(0), Attachs: 1}, []string{"CAP_NET_ADMIN", "CAP_PERFMON", "bpf.token/progs=any"}},
+		{"net and tracing programs", withCaps("CAP_BPF"), xdpAndKprobe, []string{"CAP_NET_ADMIN", "CAP_PERFMON", hostWide + "kprobe: "}},
+		{"net and tracing programs with caps", withCaps("CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON"), xdpAndKprobe, []string{hostWide + "kprobe: "}},
+		{"host-wide tracing", withCaps("CAP_BPF", "CAP_PERFMON"), Delegation{Progs: 1<<17 | 1<<24 | 1<<26 | 1<<5 | 1<<7, Attachs: 1},
+			[]string{hostWide + "tracepoint, perf_event, raw_tracepoint, raw_tracepoint_writable, tracing: with CAP_PERFMON in the container's user namespace these programs observe the whole host, not only this container"}},
+		{"lsm, struct_ops and ext are not tracing", withCaps("CAP_BPF", "CAP_PERFMON"), Delegation{Progs: 1<<27 | 1<<28 | 1<<29, Attachs: 1}, nil},
+		{"any program type", withCaps("CAP_BPF"), Delegation{Progs: ^uint64(0), Attachs: 1},
+			[]string{"CAP_NET_ADMIN", "CAP_PERFMON", hostWide + "kprobe, tracepoint, perf_event, raw_tracepoint, raw_tracepoint_writable, tracing: ", "bpf.token/progs=any"}},
 		{"program types without attach type 0", withCaps("CAP_BPF"), Delegation{Progs: 1 << 1}, []string{"lacks cgroup_inet_ingress"}},
 		{"any map and attach type", withCaps("CAP_BPF"), Delegation{Maps: ^uint64(0), Attachs: ^uint64(0)}, []string{"bpf.token/maps=any", "bpf.token/attachs=any"}},
 		{"seccomp default deny, bpf not listed", withSeccomp(&specs.LinuxSeccomp{
@@ -63,5 +68,23 @@ func TestWarnings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The masks are what the policy's guards and warnings test requests
+// against; a name missing from them would be a silent hole.
+func TestProgMasks(t *testing.T) {
+	tests := []struct {
+		name string
+		mask uint64
+		want string
+	}{
+		{"PerfmonProgMask", PerfmonProgMask(), "kprobe:tracepoint:perf_event:raw_tracepoint:raw_tracepoint_writable:tracing:struct_ops:ext:lsm"},
+		{"CgroupProgMask", CgroupProgMask(), "cgroup_skb:cgroup_sock:sock_ops:cgroup_device:cgroup_sock_addr:cgroup_sysctl:cgroup_sockopt:lsm"},
+	}
+	for _, tt := range tests {
+		if got := KindProgs.FormatMask(tt.mask); got != tt.want {
+			t.Errorf("%s = %s, want %s", tt.name, got, tt.want)
+		}
 	}
 }

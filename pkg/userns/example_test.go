@@ -3,6 +3,7 @@ package userns_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -19,7 +20,7 @@ func ExampleNamespaces_OpenFSContext() {
 		return
 	}
 	defer ns.Close()
-	fd, err := ns.OpenFSContext(context.Background(), "bpf")
+	fd, err := ns.OpenFSContext("bpf")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -29,7 +30,7 @@ func ExampleNamespaces_OpenFSContext() {
 }
 
 // Run code in a container's mount namespace without moving the rest of the
-// program there.
+// program there, and give up on it if a hung volume blocks it for a second.
 func ExampleNamespaces_Do() {
 	ns, err := userns.Open(4242)
 	if err != nil {
@@ -37,7 +38,9 @@ func ExampleNamespaces_Do() {
 		return
 	}
 	defer ns.Close()
-	err = ns.Do(func() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err = ns.Do(ctx, func(commit userns.Commit) error {
 		var st unix.Stat_t
 		return unix.Stat("/sys/fs/bpf", &st)
 	})
@@ -53,7 +56,7 @@ func ExampleNamespaces_DoHere() {
 		return
 	}
 	defer ns.Close()
-	err = ns.DoHere(func() error {
+	err = ns.DoHere(func(userns.Commit) error {
 		var st unix.Stat_t
 		return unix.Stat("/sys/fs/bpf", &st)
 	})

@@ -17,10 +17,11 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -35,14 +36,20 @@ var (
 	ErrNoProcess = errors.New("no such process")
 )
 
-// DefaultHelperTimeout bounds the helper when the context has no deadline.
-const DefaultHelperTimeout = 5 * time.Second
-
-// Namespaces holds open handles on the user and mount namespaces of one process.
+// Namespaces holds open handles on the user and mount namespaces of one
+// process, and a pidfd that pins that process for as long as they are open.
 type Namespaces struct {
 	Pid   int
+	pidfd int
 	user  *os.File
 	mount *os.File
+	// uidMap and gidMap are the process's id mappings, read while pinned.
+	uidMap, gidMap []IDMap
+}
+
+// IDMap is one line of a user namespace's uid_map or gid_map.
+type IDMap struct {
+	Inside, Outside, Count uint32
 }
 
 // Open opens the user and mount namespaces of pid. It fails with
@@ -53,8 +60,8 @@ func Open(pid int) (*Namespaces, error) {
 	if pid <= 0 {
 		return nil, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
 	}
-	// A pidfd pins the identity of the process: if it is still alive after the
-	// namespace files are open, those files are its own.
+	// A pidfd pins the identity of the process: while it is alive, its pid
+	// names it and nothing else, so what /proc/<pid> shows is its own.
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
@@ -66,28 +73,77 @@ func Open(pid int) (*Namespaces, error) {
 		}
 		return nil, fmt.Errorf("open pidfd of pid %d: %w", pid, err)
 	}
-	defer unix.Close(pidfd)
+	ns, err := openPinned(pidfd, pid)
+	if err != nil {
+		unix.Close(pidfd)
+	}
+	return ns, err
+}
 
-	ns := &Namespaces{Pid: pid}
-	if ns.user, err = openNS(pid, "user"); err != nil {
+// OpenPidfd is Open for the process a caller already holds by pidfd (and
+// whose pid is pid): everything is read from that process, never from
+// whichever process has its number later. The caller keeps its pidfd.
+func OpenPidfd(pidfd, pid int) (*Namespaces, error) {
+	if got, err := pidOfPidfd(pidfd); err != nil || got != pid {
+		return nil, fmt.Errorf("pidfd %d does not hold pid %d (%d, %v): %w", pidfd, pid, got, err, ErrNoProcess)
+	}
+	own, err := unix.FcntlInt(uintptr(pidfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("duplicate pidfd of pid %d: %w", pid, err)
+	}
+	ns, err := openPinned(own, pid)
+	if err != nil {
+		unix.Close(own)
+	}
+	return ns, err
+}
+
+// pidOfPidfd reads the pid a pidfd refers to from its fdinfo; -1 once the
+// process has been reaped.
+func pidOfPidfd(pidfd int) (int, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", pidfd))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pid:"); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, errors.New("not a pidfd")
+}
+
+// openPinned opens what Namespaces holds while pidfd (owned from here on)
+// pins pid, and checks afterwards that pid was alive all along.
+func openPinned(pidfd, pid int) (*Namespaces, error) {
+	ns := &Namespaces{Pid: pid, pidfd: -1}
+	var err error
+	fail := func(err error) (*Namespaces, error) {
+		ns.Close()
 		return nil, err
+	}
+	if ns.user, err = openNS(pid, "user"); err != nil {
+		return fail(err)
 	}
 	if ns.mount, err = openNS(pid, "mnt"); err != nil {
-		ns.Close()
-		return nil, err
+		return fail(err)
+	}
+	if ns.uidMap, err = readIDMap(pid, "uid_map"); err != nil {
+		return fail(err)
+	}
+	if ns.gidMap, err = readIDMap(pid, "gid_map"); err != nil {
+		return fail(err)
 	}
 	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
-		ns.Close()
-		return nil, fmt.Errorf("pid %d exited while its namespaces were opened: %w", pid, ErrNoProcess)
+		return fail(fmt.Errorf("pid %d exited while its namespaces were opened: %w", pid, ErrNoProcess))
 	}
+	ns.pidfd = pidfd
 	same, err := sameFile(ns.user, "/proc/self/ns/user")
 	if err != nil {
-		ns.Close()
-		return nil, err
+		return fail(err)
 	}
 	if same {
-		ns.Close()
-		return nil, fmt.Errorf("pid %d: %w", pid, ErrHostUserNamespace)
+		return fail(fmt.Errorf("pid %d: %w", pid, ErrHostUserNamespace))
 	}
 	return ns, nil
 }
@@ -115,7 +171,7 @@ func sameFile(f *os.File, path string) (bool, error) {
 	return a.Dev == b.Dev && a.Ino == b.Ino, nil
 }
 
-// Close releases the namespace handles.
+// Close releases the namespace handles and the pidfd.
 func (n *Namespaces) Close() error {
 	var errs []error
 	for _, f := range []*os.File{n.user, n.mount} {
@@ -123,44 +179,113 @@ func (n *Namespaces) Close() error {
 			errs = append(errs, f.Close())
 		}
 	}
-	n.user, n.mount = nil, nil
+	if n.pidfd >= 0 {
+		errs = append(errs, unix.Close(n.pidfd))
+	}
+	n.user, n.mount, n.pidfd = nil, nil, -1
 	return errors.Join(errs...)
+}
+
+// ErrUnexpectedUserNamespace means the process is not in the user namespace
+// the runtime said its container has.
+var ErrUnexpectedUserNamespace = errors.New("process is not in the container's user namespace")
+
+// Expect is what the runtime says of a container's user namespace; zero
+// fields are not checked.
+type Expect struct {
+	// Path names the namespace: /proc/<pid>/ns/user of a process known to
+	// be in it, or a bind mount of it.
+	Path string
+	// UIDMap and GIDMap are the mappings the runtime gave it.
+	UIDMap, GIDMap []IDMap
+}
+
+// Check fails with ErrUnexpectedUserNamespace unless the process's user
+// namespace is the one e describes.
+func (n *Namespaces) Check(e Expect) error {
+	if e.Path != "" {
+		same, err := sameFile(n.user, e.Path)
+		if err != nil {
+			return fmt.Errorf("pid %d: %w: %w", n.Pid, ErrUnexpectedUserNamespace, err)
+		}
+		if !same {
+			return fmt.Errorf("pid %d: %w (%s names another)", n.Pid, ErrUnexpectedUserNamespace, e.Path)
+		}
+	}
+	if e.UIDMap != nil && !sameMaps(n.uidMap, e.UIDMap) {
+		return fmt.Errorf("pid %d: %w: its uid_map is %v, the container's is %v", n.Pid, ErrUnexpectedUserNamespace, n.uidMap, e.UIDMap)
+	}
+	if e.GIDMap != nil && !sameMaps(n.gidMap, e.GIDMap) {
+		return fmt.Errorf("pid %d: %w: its gid_map is %v, the container's is %v", n.Pid, ErrUnexpectedUserNamespace, n.gidMap, e.GIDMap)
+	}
+	return nil
+}
+
+// sameMaps compares mappings as sets: the kernel shows them in the order
+// they were written, which runtimes need not keep.
+func sameMaps(a, b []IDMap) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, m := range a {
+		if !slices.Contains(b, m) {
+			return false
+		}
+	}
+	return true
 }
 
 // RootIDs returns the host uid and gid that the namespace's root (uid and
 // gid 0) maps to, or -1 for an id that is not mapped.
-func (n *Namespaces) RootIDs() (uid, gid int, err error) {
-	if uid, err = rootID(n.Pid, "uid_map"); err != nil {
-		return -1, -1, err
-	}
-	if gid, err = rootID(n.Pid, "gid_map"); err != nil {
-		return -1, -1, err
-	}
-	return uid, gid, nil
+func (n *Namespaces) RootIDs() (uid, gid int) {
+	return rootID(n.uidMap), rootID(n.gidMap)
 }
 
-func rootID(pid int, file string) (int, error) {
+func rootID(maps []IDMap) int {
+	for _, m := range maps {
+		if m.Inside == 0 && m.Count > 0 {
+			return int(m.Outside)
+		}
+	}
+	return -1
+}
+
+// readIDMap reads /proc/<pid>/<file> (uid_map or gid_map).
+func readIDMap(pid int, file string) ([]IDMap, error) {
 	path := fmt.Sprintf("/proc/%d/%s", pid, file)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return -1, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
+	maps, err := ParseIDMap(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return maps, nil
+}
+
+// ParseIDMap parses the content of a uid_map or gid_map file.
+func ParseIDMap(data string) ([]IDMap, error) {
+	var out []IDMap
+	for _, line := range strings.Split(data, "\n") {
 		f := strings.Fields(line)
-		if len(f) != 3 {
+		if len(f) == 0 {
 			continue
 		}
-		inside, err1 := strconv.ParseUint(f[0], 10, 32)
-		outside, err2 := strconv.ParseUint(f[1], 10, 32)
-		count, err3 := strconv.ParseUint(f[2], 10, 32)
-		if err1 != nil || err2 != nil || err3 != nil {
-			return -1, fmt.Errorf("parse %s: bad line %q", path, line)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("bad line %q", line)
 		}
-		if inside == 0 && count > 0 {
-			return int(outside), nil
+		var v [3]uint32
+		for i := range f {
+			n, err := strconv.ParseUint(f[i], 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("bad line %q", line)
+			}
+			v[i] = uint32(n)
 		}
+		out = append(out, IDMap{Inside: v[0], Outside: v[1], Count: v[2]})
 	}
-	return -1, nil
+	return out, nil
 }
 
 // OpenFSContext opens a filesystem context (fsopen) of type fstype from
@@ -168,16 +293,10 @@ func rootID(pid int, file string) (int, error) {
 // superblock created from it belongs to the namespace's user namespace and
 // its root directory to the namespace's root. The caller owns the returned
 // fd (O_CLOEXEC) and must close it. Failures inside the helper are
-// *HelperError.
-func (n *Namespaces) OpenFSContext(ctx context.Context, fstype string) (int, error) {
-	timeout := DefaultHelperTimeout
-	if deadline, ok := ctx.Deadline(); ok {
-		timeout = time.Until(deadline)
-		if timeout <= 0 {
-			return -1, fmt.Errorf("open %s fs context in namespaces of pid %d: %w", fstype, n.Pid, context.DeadlineExceeded)
-		}
-	}
-	fd, err := nsenter.FSOpen(int(n.user.Fd()), int(n.mount.Fd()), fstype, timeout)
+// *HelperError. The helper makes only system calls that never wait on a
+// file system (setns, setresuid, fsopen), so it needs no deadline.
+func (n *Namespaces) OpenFSContext(fstype string) (int, error) {
+	fd, err := nsenter.FSOpen(int(n.user.Fd()), int(n.mount.Fd()), fstype)
 	if err != nil {
 		return -1, fmt.Errorf("open %s fs context in namespaces of pid %d: %w", fstype, n.Pid, err)
 	}
@@ -188,47 +307,101 @@ func (n *Namespaces) OpenFSContext(ctx context.Context, fstype string) (int, err
 // and the errno it got (errors.Is works on the errno).
 type HelperError = nsenter.Error
 
+// Commit is what Do gives fn: fn calls it right before the step it cannot
+// take back (a mount), and when it returns false the caller has given up
+// waiting, so fn must undo what it did and return. After a true, the caller
+// waits for fn however long it takes: the steps after a commit must never
+// wait on a file system the container controls.
+type Commit func() bool
+
+// ErrGaveUp means Do stopped waiting for its function, which goes on on a
+// thread of its own (see Do).
+var ErrGaveUp = errors.New("gave up waiting")
+
+// abandoned counts the threads Do gave up on that still run (stuck in a
+// system call on a hung file system of a container).
+var abandoned atomic.Int64
+
+// Abandoned returns how many threads Do gave up on are still running: a
+// long-lived caller refuses more work while too many are, so that hung
+// volumes cannot pile threads up.
+func Abandoned() int { return int(abandoned.Load()) }
+
 // Do runs fn on an OS thread that has joined the mount namespace. The thread
 // is discarded afterwards (never returned to the Go scheduler), so nothing
 // else in the program ever runs in that namespace.
-func (n *Namespaces) Do(fn func() error) error {
+//
+// When ctx ends before fn calls its Commit, Do returns ctx's error at once
+// and leaves the thread behind: a system call on a hung volume (a FUSE
+// daemon that stopped, an NFS server gone) can block it for ever, and no
+// signal but a fatal one, which would end the whole process, interrupts it.
+// Whenever it returns, fn's Commit says false and fn undoes its work.
+func (n *Namespaces) Do(ctx context.Context, fn func(Commit) error) error {
+	const (
+		running = iota
+		committed
+		finished
+		gaveUp
+	)
+	var state atomic.Int32
+	commit := func() bool { return state.CompareAndSwap(running, committed) }
 	errc := make(chan error, 1)
+	onThrowawayThread(func() {
+		err := n.join()
+		if err == nil {
+			err = fn(commit)
+		}
+		if !state.CompareAndSwap(running, finished) && state.Load() == gaveUp {
+			abandoned.Add(-1)
+		}
+		errc <- err
+	})
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		if state.CompareAndSwap(running, gaveUp) {
+			abandoned.Add(1)
+			return fmt.Errorf("work in the mount namespace of pid %d: %w: %w (a file system on the way, such as a FUSE or NFS volume, does not answer)", n.Pid, ErrGaveUp, ctx.Err())
+		}
+		// fn has committed: the rest is bounded, wait for it.
+		return <-errc
+	}
+}
+
+// onThrowawayThread runs fn on a new goroutine locked to an OS thread that
+// is not the main thread, and never unlocks it: when fn returns, the runtime
+// ends the thread. The main thread is never ended (the runtime parks it
+// instead), and it would keep a container's mount namespace alive.
+func onThrowawayThread(fn func()) {
 	go func() {
 		runtime.LockOSThread()
 		if unix.Gettid() == unix.Getpid() {
-			// The main thread is never terminated (the runtime parks it
-			// instead), and it would keep the container's mount namespace
-			// alive. Hold it while another thread does the work.
 			defer runtime.UnlockOSThread()
-			errc <- n.Do(fn)
+			onThrowawayThread(fn)
 			return
 		}
-		// No UnlockOSThread: the goroutine exits locked, and the runtime then
-		// terminates the thread instead of reusing it.
-		if err := n.join(); err != nil {
-			errc <- err
-			return
-		}
-		errc <- fn()
+		fn()
 	}()
-	return <-errc
 }
 
 // DoHere runs fn as Do does, but on the calling goroutine's own OS thread,
 // and leaves the goroutine locked to that thread, inside the mount
 // namespace, for the rest of its life: when the goroutine ends, the runtime
 // ends the thread with it, except the program's main thread, which Go never
-// ends and which then stays there until the program exits. This spares starting a thread and handing the result back to
-// another (0.3 ms of the OCI hook's 6 ms here), which only a program that
-// ends right after can use. After DoHere, the calling goroutine must not
-// rely on the host's mount namespace or the process's working directory:
-// paths resolve in the container.
-func (n *Namespaces) DoHere(fn func() error) error {
+// ends and which then stays there until the program exits. This spares
+// starting a thread and handing the result back to another (0.3 ms of the
+// OCI hook's 6 ms here), which only a program that ends right after can
+// use. After DoHere, the calling goroutine must not rely on the host's mount
+// namespace or the process's working directory: paths resolve in the
+// container. Nothing here can give up on fn: a caller that needs a deadline
+// ends the process when it passes (which ends a blocked system call too).
+func (n *Namespaces) DoHere(fn func(Commit) error) error {
 	runtime.LockOSThread()
 	if err := n.join(); err != nil {
 		return err
 	}
-	return fn()
+	return fn(func() bool { return true })
 }
 
 // join moves the calling thread, locked to its goroutine, into the mount

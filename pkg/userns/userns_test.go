@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -52,9 +53,9 @@ func TestRootIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ns.Close()
-	uid, gid, err := ns.RootIDs()
-	if err != nil || uid != 100000 || gid != 100000 {
-		t.Errorf("RootIDs() = %d, %d, %v; want 100000, 100000", uid, gid, err)
+	uid, gid := ns.RootIDs()
+	if uid != 100000 || gid != 100000 {
+		t.Errorf("RootIDs() = %d, %d; want 100000, 100000", uid, gid)
 	}
 }
 
@@ -65,7 +66,7 @@ func TestOpenFSContextBelongsToTheNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ns.Close()
-	fd, err := ns.OpenFSContext(context.Background(), "bpf")
+	fd, err := ns.OpenFSContext("bpf")
 	if err != nil {
 		t.Fatalf("OpenFSContext: %v", err)
 	}
@@ -103,15 +104,10 @@ func TestOpenFSContextReportsHelperErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ns.Close()
-	_, err = ns.OpenFSContext(context.Background(), "no-such-fs")
+	_, err = ns.OpenFSContext("no-such-fs")
 	var helperErr *userns.HelperError
 	if !errors.As(err, &helperErr) || helperErr.Step != "fsopen" || !errors.Is(err, unix.ENODEV) {
 		t.Errorf("OpenFSContext(no-such-fs) = %v, want the helper's fsopen ENODEV", err)
-	}
-	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
-	defer cancel()
-	if _, err := ns.OpenFSContext(ctx, "bpf"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("OpenFSContext with an expired deadline = %v, want DeadlineExceeded", err)
 	}
 }
 
@@ -132,7 +128,7 @@ func openStandin(t *testing.T) (ns *userns.Namespaces, self, container string) {
 func TestDoJoinsOnlyOneThread(t *testing.T) {
 	ns, self, want := openStandin(t)
 	var inside string
-	if err := ns.Do(func() error {
+	if err := ns.Do(context.Background(), func(userns.Commit) error {
 		var err error
 		inside, err = os.Readlink("/proc/thread-self/ns/mnt")
 		return err
@@ -160,7 +156,7 @@ func TestDoHereStaysAndEndsWithItsGoroutine(t *testing.T) {
 	// never ends, would keep it for the rest of the test binary.
 	offMainThread(func() {
 		var r result
-		r.err = ns.DoHere(func() error {
+		r.err = ns.DoHere(func(userns.Commit) error {
 			r.tid = unix.Gettid()
 			var err error
 			r.inside, err = os.Readlink("/proc/thread-self/ns/mnt")
@@ -187,6 +183,118 @@ func TestDoHereStaysAndEndsWithItsGoroutine(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("thread %d, in the container's mount namespace, outlived its goroutine", r.tid)
+		}
+	}
+}
+
+// A hung volume in the container (a FUSE daemon that stopped) blocks the
+// thread that resolves a path through it for as long as it hangs. Do gives
+// up at the deadline, the function's Commit then says false, and the
+// thread is counted until it returns.
+func TestDoGivesUpOnAHungFileSystem(t *testing.T) {
+	ns, _, _ := openStandin(t)
+	dir := t.TempDir()
+	var release func()
+	// The FUSE mount exists only in the container's mount namespace.
+	if err := ns.Do(context.Background(), func(userns.Commit) error {
+		release = testenv.HungFUSE(t, dir)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	committed := make(chan bool, 1)
+	start := time.Now()
+	err := ns.Do(ctx, func(commit userns.Commit) error {
+		var st unix.Stat_t
+		err := unix.Stat(dir+"/x", &st) // blocks until release
+		committed <- commit()
+		return err
+	})
+	if !errors.Is(err, userns.ErrGaveUp) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Do on a hung file system = %v, want ErrGaveUp and DeadlineExceeded", err)
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("Do returned after %s, long after its deadline", waited)
+	}
+	if n := userns.Abandoned(); n != 1 {
+		t.Errorf("Abandoned() = %d with one thread stuck, want 1", n)
+	}
+	release()
+	if c := <-committed; c {
+		t.Error("the function's Commit said true after Do gave up")
+	}
+	for deadline := time.Now().Add(5 * time.Second); userns.Abandoned() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Abandoned() = %d after the file system answered, want 0", userns.Abandoned())
+		}
+	}
+}
+
+// The namespaces are those of the process the pidfd holds, and the runtime's
+// word on the user namespace is checked against them.
+func TestOpenPidfdAndCheck(t *testing.T) {
+	pid := testenv.StartInUserNS(t)
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pidfd)
+	if ns, err := userns.OpenPidfd(pidfd, os.Getpid()); !errors.Is(err, userns.ErrNoProcess) {
+		if ns != nil {
+			ns.Close()
+		}
+		t.Fatalf("OpenPidfd with another pid = %v, want ErrNoProcess", err)
+	}
+	ns, err := userns.OpenPidfd(pidfd, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	other := testenv.StartInUserNS(t) // same mappings, another namespace
+	m := []userns.IDMap{{Inside: 0, Outside: 100000, Count: 65536}}
+	tests := []struct {
+		name   string
+		expect userns.Expect
+		ok     bool
+	}{
+		{"nothing expected", userns.Expect{}, true},
+		{"its own namespace", userns.Expect{Path: "/proc/" + itoa(pid) + "/ns/user"}, true},
+		{"its mappings", userns.Expect{UIDMap: m, GIDMap: m}, true},
+		{"another namespace with the same mappings", userns.Expect{Path: "/proc/" + itoa(other) + "/ns/user"}, false},
+		{"the host's namespace", userns.Expect{Path: "/proc/self/ns/user"}, false},
+		{"other uid mappings", userns.Expect{UIDMap: []userns.IDMap{{Inside: 0, Outside: 200000, Count: 65536}}}, false},
+		{"a path that does not exist", userns.Expect{Path: "/nonexistent"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ns.Check(tt.expect)
+			if tt.ok != (err == nil) || (err != nil && !errors.Is(err, userns.ErrUnexpectedUserNamespace)) {
+				t.Errorf("Check(%+v) = %v, want ok=%v", tt.expect, err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestParseIDMap(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []userns.IDMap
+		bad  bool
+	}{
+		{"         0     100000      65536\n", []userns.IDMap{{0, 100000, 65536}}, false},
+		{"0 0 4294967295\n", []userns.IDMap{{0, 0, 4294967295}}, false},
+		{"0 1 2\n5 10 1\n", []userns.IDMap{{0, 1, 2}, {5, 10, 1}}, false},
+		{"", nil, false},
+		{"0 1\n", nil, true},
+		{"0 x 1\n", nil, true},
+		{"0 1 4294967296\n", nil, true},
+	}
+	for _, tt := range tests {
+		got, err := userns.ParseIDMap(tt.in)
+		if (err != nil) != tt.bad || !slices.Equal(got, tt.want) {
+			t.Errorf("ParseIDMap(%q) = %v, %v; want %v (error: %v)", tt.in, got, err, tt.want, tt.bad)
 		}
 	}
 }

@@ -10,7 +10,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -133,7 +132,7 @@ static int child(void *p) {
 // The child's own stack: with CLONE_VM it must not run on the parent's.
 #define CHILD_STACK_SIZE (64 * 1024)
 
-int bpftoken_fsopen_in(int userns, int mntns, const char *fstype, int timeout_ms, int *step, int *err) {
+int bpftoken_fsopen_in(int userns, int mntns, const char *fstype, int *step, int *err) {
 	*step = STEP_NONE;
 	*err = 0;
 	int sp[2];
@@ -165,32 +164,26 @@ int bpftoken_fsopen_in(int userns, int mntns, const char *fstype, int timeout_ms
 		return -1;
 	}
 
+	// CLONE_VFORK: the child has exited by now, so its answer (or nothing,
+	// if it died) is already in the socket.
 	int fd = -1;
-	struct pollfd pfd = {.fd = sp[0], .events = POLLIN};
-	int n;
+	int msg[2] = {0, 0};
+	char buf[CMSG_SPACE(sizeof(int))];
+	struct iovec io = {.iov_base = msg, .iov_len = sizeof msg};
+	struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf};
+	ssize_t got;
 	do
-		n = poll(&pfd, 1, timeout_ms);
-	while (n < 0 && errno == EINTR);
-	if (n == 0) {
-		*err = ETIMEDOUT;
-	} else if (n < 0) {
-		*err = errno;
+		got = recvmsg(sp[0], &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	while (got < 0 && errno == EINTR);
+	struct cmsghdr *cm = got > 0 ? CMSG_FIRSTHDR(&m) : NULL;
+	if (got == (ssize_t)sizeof msg && msg[0] == STEP_NONE && cm != NULL &&
+	    cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	} else if (got == (ssize_t)sizeof msg && msg[0] != STEP_NONE) {
+		*step = msg[0];
+		*err = msg[1];
 	} else {
-		int msg[2] = {0, 0};
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct iovec io = {.iov_base = msg, .iov_len = sizeof msg};
-		struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = buf, .msg_controllen = sizeof buf};
-		ssize_t got = recvmsg(sp[0], &m, MSG_CMSG_CLOEXEC);
-		struct cmsghdr *cm = got > 0 ? CMSG_FIRSTHDR(&m) : NULL;
-		if (got == (ssize_t)sizeof msg && msg[0] == STEP_NONE && cm != NULL &&
-		    cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-		} else if (got == (ssize_t)sizeof msg && msg[0] != STEP_NONE) {
-			*step = msg[0];
-			*err = msg[1];
-		} else {
-			*err = got < 0 ? errno : ECHILD; // exited without an answer
-		}
+		*err = got < 0 && errno != EAGAIN ? errno : ECHILD; // exited without an answer
 	}
 	close(sp[0]);
 	if (fd < 0)

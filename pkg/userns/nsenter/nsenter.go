@@ -22,7 +22,6 @@ import "C"
 
 import (
 	"syscall"
-	"time"
 	"unsafe"
 )
 
@@ -46,13 +45,14 @@ func (e *Error) Unwrap() error { return e.Errno }
 // FSOpen opens a filesystem context of type fstype from a single-threaded
 // child that has joined the user namespace userns (as its root) and the
 // mount namespace mntns. The caller owns the returned fd (O_CLOEXEC). The
-// child is reaped before FSOpen returns, also on timeout.
-func FSOpen(userns, mntns int, fstype string, timeout time.Duration) (int, error) {
+// child is reaped before FSOpen returns. There is no timeout: the calling
+// thread sleeps until the child exits (CLONE_VFORK), and the child makes
+// only system calls that never wait on a file system.
+func FSOpen(userns, mntns int, fstype string) (int, error) {
 	cfstype := C.CString(fstype)
 	defer C.free(unsafe.Pointer(cfstype))
-	ms := max(timeout.Milliseconds(), 1)
 	var step, errno C.int
-	fd := C.bpftoken_fsopen_in(C.int(userns), C.int(mntns), cfstype, C.int(ms), &step, &errno)
+	fd := C.bpftoken_fsopen_in(C.int(userns), C.int(mntns), cfstype, &step, &errno)
 	if fd < 0 {
 		e := &Error{Errno: syscall.Errno(errno)}
 		if step != 0 {
