@@ -44,10 +44,13 @@ type plugin struct {
 	// configErr is what was wrong with the NRI configuration; while set,
 	// every container that asks is refused with it.
 	configErr error
+	// startTimeout bounds one StartContainer's work (startTimeout, but
+	// tests shorten it).
+	startTimeout time.Duration
 }
 
 func newPlugin(log *logrus.Entry, flagPolicy *policy.Policy) *plugin {
-	return &plugin{log: log, flagPolicy: flagPolicy, policy: flagPolicy}
+	return &plugin{log: log, flagPolicy: flagPolicy, policy: flagPolicy, startTimeout: startTimeout}
 }
 
 // config is the plugin's configuration from NRI's conf.d (YAML or JSON).
@@ -206,7 +209,7 @@ func (p *plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, c *api
 	if n := userns.Abandoned(); n >= maxAbandoned {
 		return p.refuseStart(pod, c, d, init, fmt.Errorf("%d earlier mounts are still stuck on file systems that do not answer (hung FUSE or NFS volumes in containers): refusing until they return; restart the plugin to clear them", n))
 	}
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	ctx, cancel := context.WithTimeout(ctx, p.startTimeout)
 	defer cancel()
 	ns, err := userns.OpenPidfd(init.pidfd, init.pid)
 	if err != nil {

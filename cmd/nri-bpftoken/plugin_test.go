@@ -15,6 +15,7 @@ import (
 	"github.com/nri-bpftoken/nri-bpftoken/internal/testenv"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/policy"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
 )
 
 // permissive allows everything the tests ask for.
@@ -301,6 +302,85 @@ func BenchmarkCreateContainerAnnotated(b *testing.B) {
 	for b.Loop() {
 		if _, _, err := p.CreateContainer(ctx, pod, c); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// A hung volume on the mount path (a FUSE daemon that stopped) must not
+// hold StartContainer past its deadline (NRI's own gives up after 2 s and
+// the runtime goes on), nor pile up threads in the resident plugin: each
+// start gives up in time and kills the container's init; once a few
+// threads are stuck, further starts are refused at once; and when the
+// volume answers, they end and leave nothing.
+func TestStartContainerGivesUpOnAHungVolume(t *testing.T) {
+	testenv.Privileged(t)
+	hung := t.TempDir()
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	pol, err := policy.Parse([]byte(`rules: [{name: all, allow: {cmds: [map_create], paths: [`+hung+`/mnt/bpf]}}]`), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPlugin(logrus.NewEntry(l), pol)
+	p.startTimeout = 200 * time.Millisecond
+	pod := &api.PodSandbox{Id: "p", Name: "pod", Namespace: "ns",
+		Annotations: map[string]string{"bpf.token/cmds": "map_create", "bpf.token/path": hung + "/mnt/bpf"}}
+	var releases []func()
+	defer func() {
+		for _, r := range releases {
+			r()
+		}
+	}()
+	for i := range maxAbandoned + 1 {
+		init := exec.Command("sleep", "600")
+		init.SysProcAttr = testenv.ContainerProcAttr()
+		if err := init.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { init.Wait(); close(exited) }()
+		defer func() { init.Process.Kill(); <-exited }()
+		// The volume hangs in this container's mount namespace only.
+		ns, err := userns.Open(init.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ns.Do(context.Background(), func(userns.Commit) error {
+			releases = append(releases, testenv.HungFUSE(t, hung))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		ns.Close()
+		c := &api.Container{Id: "c", PodSandboxId: "p", Name: "app", Pid: uint32(init.Process.Pid),
+			Linux: &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user"}, {Type: "mount"}}}}
+		start := time.Now()
+		err = p.StartContainer(context.Background(), pod, c)
+		want := "does not answer"
+		if i == maxAbandoned {
+			want = "still stuck"
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("start %d through a hung volume = %v, want an error with %q", i, err, want)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("start %d took %s", i, took)
+		}
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("start %d: the container's init still runs after a refusal", i)
+		}
+	}
+	if n := userns.Abandoned(); n != maxAbandoned {
+		t.Errorf("Abandoned() = %d, want %d", n, maxAbandoned)
+	}
+	for _, r := range releases {
+		r()
+	}
+	for deadline := time.Now().Add(5 * time.Second); userns.Abandoned() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Abandoned() = %d after the volumes answered, want 0", userns.Abandoned())
 		}
 	}
 }

@@ -52,6 +52,9 @@ type IDMap struct {
 	Inside, Outside, Count uint32
 }
 
+// String writes m as podman's --uidmap does: inside:outside:count.
+func (m IDMap) String() string { return fmt.Sprintf("%d:%d:%d", m.Inside, m.Outside, m.Count) }
+
 // Open opens the user and mount namespaces of pid. It fails with
 // ErrHostUserNamespace when pid is in the caller's own user namespace, and
 // with ErrNoProcess when pid does not exist or died while being opened (its

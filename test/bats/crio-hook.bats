@@ -8,17 +8,28 @@ load plugin_helpers
 
 setup_file() {
 	crio_setup_file "$IMAGE"
-	# The hooks.d JSON users install, pointing at the binary under test; crio
-	# watches the directory, so it is moved in whole.
+	# Under a CRI runtime the hook grants nothing without a policy.
+	write_test_policy
+	install_hook_json --policy "$POLICY"
+}
+
+# install_hook_json ARG...: the hooks.d JSON users install, pointing at the
+# binary under test, with ARG... added to its args; crio watches the
+# directory, so the file is moved in whole, and this waits until crio has
+# (re)loaded it.
+install_hook_json() {
+	local args="" a before i
+	for a in "$@"; do args="$args, \"$a\""; done
+	before=$(grep -c 'bpftoken.json' "$CRIO_ROOT/crio.log" || true)
 	sed -e "s|/usr/libexec/oci/hooks.d/bpftoken-oci-hook|$REPO/bin/oci-hook|" \
+		-e "s|\"--log-level\", \"warning\"|\"--log-level\", \"warning\"$args|" \
 		"$REPO/examples/hooks.d/bpftoken.json" >"$CRIO_ROOT/bpftoken.json"
 	mv "$CRIO_ROOT/bpftoken.json" "$CRIO_ROOT/hooks.d/bpftoken.json"
-	local i
 	for i in $(seq 50); do
-		grep -q 'bpftoken.json' "$CRIO_ROOT/crio.log" && return 0
+		[ "$(grep -c 'bpftoken.json' "$CRIO_ROOT/crio.log" || true)" -gt "$before" ] && return 0
 		sleep 0.1
 	done
-	echo "crio never loaded hooks.d/bpftoken.json" >&2
+	echo "crio never (re)loaded hooks.d/bpftoken.json" >&2
 	crio_logs 20
 	return 1
 }
@@ -75,6 +86,17 @@ teardown() { cri_teardown; }
 	[ "$status" -ne 0 ]
 	output=${output//\\\"/\"}
 	[[ "$output" == *'annotation bpf.token/maps: unknown map type "hsh" (did you mean "hash"?)'* ]]
+}
+
+@test "crio hook: without a policy, a pod that asks is refused, naming the policy to write" {
+	[ ! -e /etc/nri-bpftoken/policy.yaml ] || { echo "/etc/nri-bpftoken/policy.yaml exists on this machine: this test needs the hook without a policy" >&2; false; }
+	install_hook_json
+	pod=$(crio_run_pod nopolicy --userns "${TOKENCOUNT_ANN[@]}")
+	run crio_create_container "$pod" nopolicy c "$IMAGE" --cap BPF -- true
+	install_hook_json --policy "$POLICY"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"bpftoken-oci-hook: container "*"does not come from podman"*"without a policy the hook grants nothing"*"/etc/nri-bpftoken/policy.yaml"* ]]
 }
 
 @test "crio hook: removing the pod leaves nothing on the host" {

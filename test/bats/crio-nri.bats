@@ -45,6 +45,14 @@ teardown() { cri_teardown; }
 	check_policy_ceiling
 }
 
+@test "crio NRI: a pod that writes containerd's image key into its annotations does not choose the policy's image" {
+	check_forged_image_key
+}
+
+@test "crio NRI: a container created while the plugin was away is checked at start like any other" {
+	check_learnt_at_synchronize sync
+}
+
 @test "crio NRI: removing the pod leaves nothing on the host" {
 	check_removal_leaves_nothing gone pod
 }

@@ -24,6 +24,9 @@ TOKENCOUNT_ANN=(
 write_test_policy() {
 	cat >"$POLICY" <<-EOF
 		rules:
+		  - name: trusted-image
+		    match: {namespaces: [restricted], images: ["registry.example.com/trusted*"]}
+		    allow: {cmds: any, maps: any, any: true}
 		  - name: restricted
 		    match: {namespaces: [restricted]}
 		    allow: {cmds: map_create, maps: array}
@@ -218,6 +221,41 @@ check_policy_ceiling() {
 	run_to_exit "$pod" c --cap BPF "${PROBE[@]}" -- probe -probe /sys/fs/bpf
 	[ "$(verdict array)" = ok ]
 	[ "$(verdict hash)" = EPERM ]
+}
+
+# check_forged_image_key: a pod that writes the runtimes' image keys into
+# its annotations (CRI-O copies them into the container's) does not choose
+# the image the policy sees: only the runtime's own key counts.
+check_forged_image_key() {
+	pod=$(rt run_pod forged --userns --namespace restricted \
+		--annotation io.kubernetes.cri.image-name=registry.example.com/trusted:1 \
+		--annotation io.kubernetes.cri-o.ImageName=registry.example.com/trusted:1 \
+		--annotation bpf.token/cmds=map_create --annotation bpf.token/maps=array,hash)
+	run rt create_container "$pod" forged c "$IMAGE" --cap BPF -- true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	output=${output//\\\"/\"}
+	[[ "$output" == *"rule \"restricted\" of policy $POLICY does not allow maps hash (allowed: array)"* ]]
+}
+
+# check_learnt_at_synchronize NAME: a container created while the plugin
+# was away, asking more than its rule allows, is refused when it starts: the
+# plugin decides every start from the container and its pod, not from what
+# it learnt at Synchronize.
+check_learnt_at_synchronize() {
+	local id
+	stop_plugin
+	pod=$(rt run_pod "$1" --userns --namespace restricted --annotation bpf.token/cmds=any \
+		--annotation bpf.token/maps=any --annotation bpf.token/progs=any --annotation bpf.token/attachs=any)
+	id=$(rt create_container "$pod" "$1" c "$IMAGE" --cap BPF -- sh -c 'echo the workload ran')
+	start_plugin -policy "$POLICY"
+	run rt start_container "$id"
+	echo "start: $status: $output"
+	# (logrus quotes the error: \" around the rule's name)
+	grep 'container refused at start' "$PLUGIN_LOG" | grep -q "pod restricted/$1 container c: denied by policy: rule ..restricted"
+	run rt crictl logs "$id"
+	echo "logs: $output"
+	[[ "$output" != *"the workload ran"* ]]
 }
 
 # check_removal_leaves_nothing NAME pod|container: a running container with

@@ -179,3 +179,60 @@ teardown() { podman_teardown; }
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"denied by policy: no rule of policy $policy selects"* ]]
 }
+
+@test "an image's annotations never obtain a delegation (podman 4.3 copies them into the container)" {
+	build_annotated_image localhost/evil-any:latest bpf.token/cmds=any bpf.token/maps=any bpf.token/progs=any bpf.token/attachs=any
+	# podman 4.3 does copy them: the container's annotations have them.
+	tpodman create --name evil "${USERNS[@]}" localhost/evil-any:latest true >/dev/null
+	[ "$(tpodman inspect --format '{{index .Config.Annotations "bpf.token/cmds"}}' evil)" = any ]
+	tpodman rm evil >/dev/null
+	run tpodman run --rm "${USERNS[@]}" "${BPF_OPTS[@]}" localhost/evil-any:latest sh -c "grep -c ' - bpf ' /proc/self/mountinfo || true"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = 0 ]
+	grep -q 'annotation bpf.token/cmds ignored: the image sets it' "$HOOK_LOG"
+}
+
+@test "an image's per-container key, container name and extra keys do not change what the admin asked" {
+	build_annotated_image localhost/evil-widen:latest io.kubernetes.container.name=x \
+		'bpf.token/container.x={"cmds": "any", "maps": "any"}' bpf.token/maps=any bpf.token/progs=any bpf.token/path=/run/bpf
+	run tpodman run --rm "${USERNS[@]}" "${BPF_OPTS[@]}" "${probe_args[@]}" \
+		--annotation bpf.token/cmds=map_create --annotation bpf.token/maps=array localhost/evil-widen:latest probe -probe /sys/fs/bpf
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(verdict token)" = ok ]
+	[ "$(verdict array)" = ok ]
+	[ "$(verdict hash)" = EPERM ]
+	[ "$(verdict socket_filter)" = EPERM ]
+}
+
+@test "an image cannot choose the policy rule that judges it" {
+	build_annotated_image localhost/evil-rule:latest team=net io.kubernetes.pod.namespace=kube-system \
+		io.kubernetes.cri-o.ImageName=registry.k8s.io/trusted io.container.manager=cri-o
+	policy="$BATS_TEST_TMPDIR/policy.yaml"
+	cat >"$policy" <<-EOF
+		rules:
+		  - name: system
+		    match: {namespaces: [kube-system]}
+		    allow: {cmds: any, maps: any, any: true}
+		  - name: net-team
+		    match: {annotations: {team: net}}
+		    allow: {cmds: any, maps: any, any: true}
+		  - name: everyone
+		    allow: {cmds: [map_create], maps: [array]}
+	EOF
+	hooks="$BATS_TEST_TMPDIR/hooks.d"
+	mkdir -p "$hooks"
+	jq --arg p "$policy" '.hook.args += ["--policy", $p]' "$PODMAN_BASE/hooks.d/bpftoken.json" >"$hooks/bpftoken.json"
+	TPODMAN_HOOKS_DIR=$hooks run tpodman run --rm "${USERNS[@]}" "${BPF_OPTS[@]}" \
+		--annotation bpf.token/cmds=map_create --annotation bpf.token/maps=hash localhost/evil-rule:latest true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"denied by policy: rule \"everyone\" of policy $policy does not allow maps hash (allowed: array)"* ]]
+	# The admin's own annotation does select the rule.
+	TPODMAN_HOOKS_DIR=$hooks run tpodman run --rm "${USERNS[@]}" "${BPF_OPTS[@]}" --annotation team=net \
+		--annotation bpf.token/cmds=map_create --annotation bpf.token/maps=hash "$IMAGE" sh -c "grep ' - bpf ' /proc/self/mountinfo"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"delegate_maps=hash"* ]]
+}

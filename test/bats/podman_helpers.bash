@@ -92,3 +92,15 @@ probe_args=(-v "$REPO/bin/standin:/usr/local/bin/probe:ro")
 verdict() {
 	jq -r --arg k "$1" '.[$k] // "missing"' <<<"$output"
 }
+
+# build_annotated_image NAME ANNOTATION...: an image FROM the test image
+# whose manifest carries the annotations (KEY=VALUE each), as an image
+# author writes them: podman < 4.6 copies them into its containers.
+build_annotated_image() {
+	local name=$1 ctx="$BATS_TEST_TMPDIR/ctx" a args=()
+	shift
+	for a in "$@"; do args+=(--annotation "$a"); done
+	mkdir -p "$ctx"
+	echo "FROM $IMAGE" >"$ctx/Containerfile"
+	tpodman build -q "${args[@]}" -t "$name" "$ctx" >/dev/null
+}

@@ -69,6 +69,8 @@ type badCase struct {
 	withID bool
 	// notWant are words the line must not contain (a wrong cause).
 	notWant []string
+	// cri: the container comes from a CRI runtime, not podman.
+	cri bool
 }
 
 // configDoc is writeConfig's document as a map that a case may edit.
@@ -331,21 +333,21 @@ func badInputCases(hostDir string) []badCase {
 				}
 			}, want: []string{"/sys/fs/bpf", "not a directory"}, withID: true},
 		{name: "ann/per-container value not a map", ann: cri("cmds map_create"),
-			want: []string{"bpf.token/container.web", "bad per-container value", "is not a YAML/JSON map"}, withID: true},
+			want: []string{"bpf.token/container.web", "bad per-container value", "is not a YAML/JSON map"}, withID: true, cri: true},
 		{name: "ann/per-container empty map", ann: cri("{}"),
-			want: []string{"bpf.token/container.web sets no field"}, withID: true},
+			want: []string{"bpf.token/container.web sets no field"}, withID: true, cri: true},
 		{name: "ann/per-container unknown field", ann: cri(`{"cmd": "map_create"}`),
-			want: []string{"bpf.token/container.web", "bad per-container value", "cmd"}, withID: true},
+			want: []string{"bpf.token/container.web", "bad per-container value", "cmd"}, withID: true, cri: true},
 		{name: "ann/per-container field of the wrong type", ann: cri(`{"cmds": {"a": 1}}`),
-			want: []string{"bpf.token/container.web", "bad per-container value", "want a string or a list of strings"}, withID: true},
+			want: []string{"bpf.token/container.web", "bad per-container value", "want a string or a list of strings"}, withID: true, cri: true},
 		{name: "ann/per-container bad item", ann: cri(`{"cmds": "map_create", "maps": ["arrray"]}`),
-			want: []string{"bpf.token/container.web, field maps", `unknown map type "arrray"`}, withID: true},
+			want: []string{"bpf.token/container.web, field maps", `unknown map type "arrray"`}, withID: true, cri: true},
 		{name: "ann/per-container relative path", ann: cri(`{"cmds": "map_create", "path": "run/bpf"}`),
-			want: []string{"bpf.token/container.web, field path", "not absolute"}, withID: true},
+			want: []string{"bpf.token/container.web, field path", "not absolute"}, withID: true, cri: true},
 		{name: "ann/per-container YAML alias bomb", ann: cri(billionLaughs()),
-			want: []string{"bpf.token/container.web", "bad per-container value"}, withID: true},
+			want: []string{"bpf.token/container.web", "bad per-container value"}, withID: true, cri: true},
 		{name: "ann/per-container deep nesting", ann: cri(`{"cmds": ` + nested(20000) + `}`),
-			want: []string{"bpf.token/container.web", "bad per-container value"}, withID: true},
+			want: []string{"bpf.token/container.web", "bad per-container value"}, withID: true, cri: true},
 
 		// --- config.json ---
 		{name: "config/bundle without config.json", bundle: func(t *testing.T, c *container) {
@@ -440,10 +442,10 @@ func badInputCases(hostDir string) []badCase {
 		// --- the admin's policy file (--policy), read for containers that ask ---
 		{name: "policy/a directory", args: func(t *testing.T, c *container) []string {
 			return []string{"--policy", c.Rootfs}
-		}, want: []string{"policy ROOTFS", "is a directory"}, withID: true},
+		}, want: []string{"policy ROOTFS", "not a regular file"}, withID: true},
 		{name: "policy/endless (/dev/zero)", args: func(t *testing.T, c *container) []string {
 			return []string{"--policy", "/dev/zero"}
-		}, want: []string{"policy /dev/zero", "invalid policy", "larger than"}, withID: true},
+		}, want: []string{"policy /dev/zero", "not a regular file"}, withID: true},
 		{name: "policy/binary garbage", args: func(t *testing.T, c *container) []string {
 			p := filepath.Join(c.Bundle, "policy.yaml")
 			writeFile(t, p, []byte("\x00\xff\xfe\x01rules"))
@@ -543,7 +545,19 @@ func badInputCases(hostDir string) []badCase {
 				GidMappings: []syscall.SysProcIDMap{{ContainerID: 1000, HostID: 100000, Size: 1}},
 				Credential:  &syscall.Credential{Uid: 1000, Gid: 1000, NoSetGroups: true},
 			}), true
+		}, config: func(t *testing.T, c *container, doc map[string]any) {
+			m := []map[string]int{{"containerID": 1000, "hostID": 100000, "size": 1}}
+			linuxDoc(doc)["uidMappings"], linuxDoc(doc)["gidMappings"] = m, m
 		}, want: []string{"is gid 0 mapped?", "invalid argument"}, withID: true},
+		// The pid is a process in a user namespace, but not the one the
+		// runtime made for this container: its mappings are not those of
+		// config.json (a pid reused, or a runtime bug).
+		{name: "state/pid of another user namespace than config.json's", pid: func(t *testing.T) (int, bool) {
+			return startIdle(t, testenv.ContainerProcAttr()), true
+		}, config: func(t *testing.T, c *container, doc map[string]any) {
+			m := []map[string]int{{"containerID": 0, "hostID": 200000, "size": 65536}}
+			linuxDoc(doc)["uidMappings"], linuxDoc(doc)["gidMappings"] = m, m
+		}, want: []string{"not in the container's user namespace", "0:100000:65536", "0:200000:65536"}, withID: true},
 		{name: "state/pid of a thread, not a process", state: func(t *testing.T, c *container, doc map[string]any) {
 			doc["pid"] = threadOf(t, c.Pid)
 		}, want: []string{"is not a process (a thread's id?)"}, withID: true},
@@ -604,7 +618,7 @@ func runBadCase(t *testing.T, tc badCase, hostDir string) {
 	if tc.rootfs != nil {
 		prep = func(rootfs string) { tc.rootfs(t, rootfs) }
 	}
-	c := startContainer(t, prep)
+	c := startStandin(t, prep, !tc.cri)
 
 	ann := tc.ann
 	if ann == nil {

@@ -7,6 +7,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -293,4 +294,37 @@ func TestContainerKilledWhileHookRuns(t *testing.T) {
 	c.writeConfig(config{annotations: minimalDelegation})
 	checkNormalRun(t, c, "run after the kills")
 	checkHostUnchanged(t, host)
+}
+
+// A hung volume on the way to the mount path (here a FUSE file system whose
+// daemon never answers, at <rootfs>/sys/fs; an NFS server gone does the
+// same) blocks the system call that resolves the path. The hook still ends
+// at its deadline with one line, nothing mounted and no helper left, and
+// the runtime refuses the container.
+func TestHookGivesUpOnAHungVolume(t *testing.T) {
+	before := snapshotHost(t)
+	var release func()
+	c := startContainer(t, func(rootfs string) { release = testenv.HungFUSE(t, filepath.Join(rootfs, "sys/fs")) })
+	c.writeConfig(config{annotations: minimalDelegation})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "oci-hook"), "--timeout", "1s")
+	cmd.Stdin = strings.NewReader(c.state())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	release()
+	if ctx.Err() != nil {
+		t.Fatalf("the hook was still running 30 s after its 1 s deadline; stderr %q", stderr.String())
+	}
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 1 {
+		t.Fatalf("hook = %v, want exit code 1; stderr %q", err, stderr.String())
+	}
+	checkOneLine(t, stderr.String(), []string{"bpftoken-oci-hook: ", "container " + c.id + ": ", "no answer within 1s", "nothing was mounted"})
+	if m := c.bpfMounts(); len(m) != 0 {
+		t.Errorf("the container got a bpffs after the deadline: %v", m)
+	}
+	checkHostUnchanged(t, before)
 }

@@ -38,6 +38,8 @@ func TestHookDelegatesToContainer(t *testing.T) {
 		prepare     func(rootfs string)
 		path        string // inside the container
 		want        map[string]string
+		// cri: from a CRI runtime (CRI-O), which needs a policy.
+		cri bool
 	}{
 		{
 			name:        "default path",
@@ -80,6 +82,7 @@ func TestHookDelegatesToContainer(t *testing.T) {
 			},
 			path: "/sys/fs/bpf",
 			want: map[string]string{"token": "ok", "array": "EPERM", "hash": "ok", "socket_filter": "EPERM"},
+			cri:  true,
 		},
 		{
 			name:        "path through a symlink inside the rootfs",
@@ -99,11 +102,15 @@ func TestHookDelegatesToContainer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := snapshotHost(t)
-			c := startContainer(t, tt.prepare)
+			c := startStandin(t, tt.prepare, !tt.cri)
 			c.writeConfig(config{annotations: tt.annotations})
 			fdsBefore := fds(t, c.Pid)
 
-			res := runHook(t, c.state())
+			var args []string
+			if tt.cri {
+				args = []string{"--policy", writePolicy(t, permissivePolicy)}
+			}
+			res := runHook(t, c.state(), args...)
 			if res.code != 0 {
 				t.Fatalf("hook exited %d: %s", res.code, res.stderr)
 			}

@@ -297,7 +297,14 @@ func TestHookRefusesHostileMountPaths(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer unix.Close(fd)
-				if err := unix.Bind(fd, &unix.SockaddrUnix{Name: filepath.Join(rootfs, "sys/fs/bpf")}); err != nil {
+				// Through the directory's fd: the rootfs's own path may be
+				// longer than a socket address can be.
+				dir, err := unix.Open(filepath.Join(rootfs, "sys/fs"), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer unix.Close(dir)
+				if err := unix.Bind(fd, &unix.SockaddrUnix{Name: fmt.Sprintf("/proc/self/fd/%d/bpf", dir)}); err != nil {
 					t.Fatal(err)
 				}
 			},

@@ -80,11 +80,29 @@ type container struct {
 }
 
 // startContainer starts a stand-in with an empty rootfs that has
-// /sys/fs (as a container's sysfs would) plus whatever prepare adds.
+// /sys/fs (as a container's sysfs would) plus whatever prepare adds. Its
+// bundle lies where podman puts bundles, beside podman's records of the
+// container (made from no image), so that the hook takes it for podman's.
 func startContainer(t *testing.T, prepare func(rootfs string)) *container {
 	t.Helper()
+	return startStandin(t, prepare, true)
+}
+
+// startCRIContainer is startContainer with a bundle of its own, as CRI-O
+// makes them: the hook takes it for a CRI runtime's.
+func startCRIContainer(t *testing.T, prepare func(rootfs string)) *container {
+	t.Helper()
+	return startStandin(t, prepare, false)
+}
+
+func startStandin(t *testing.T, prepare func(rootfs string), podman bool) *container {
+	t.Helper()
 	testenv.Privileged(t)
+	id := strings.ReplaceAll(t.Name(), "/", "_")
 	bundle := worldDir(t)
+	if podman {
+		bundle = podmanBundle(t, bundle, id)
+	}
 	rootfs := filepath.Join(bundle, "rootfs")
 	if err := os.MkdirAll(filepath.Join(rootfs, "sys", "fs"), 0o755); err != nil {
 		t.Fatal(err)
@@ -108,13 +126,56 @@ func startContainer(t *testing.T, prepare func(rootfs string)) *container {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start stand-in container: %v", err)
 	}
-	c := &container{t: t, id: strings.ReplaceAll(t.Name(), "/", "_"), cmd: cmd, stdin: stdin,
+	c := &container{t: t, id: id, cmd: cmd, stdin: stdin,
 		out: bufio.NewReader(stdout), Pid: cmd.Process.Pid, Bundle: bundle, Rootfs: rootfs}
 	t.Cleanup(c.stop)
 	if line, err := c.out.ReadString('\n'); err != nil || line != "ready\n" {
 		t.Fatalf("stand-in container did not get ready: %q %v", line, err)
 	}
 	return c
+}
+
+// podmanBundle lays out a bundle for container id under base as podman
+// does (<graphroot>/overlay-containers/<id>/userdata), with the records
+// podman keeps beside it: libpod's directory and containers.json.
+func podmanBundle(t *testing.T, base, id string) string {
+	t.Helper()
+	graph := filepath.Join(base, "storage")
+	bundle := filepath.Join(graph, "overlay-containers", id, "userdata")
+	for _, d := range []string{bundle, filepath.Join(graph, "libpod")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writePodmanRecord(t, bundle, id, "", nil)
+	return bundle
+}
+
+// writePodmanRecord records in podman's storage that container id, whose
+// bundle is bundle, was made from an image with these annotations (none:
+// from no image).
+func writePodmanRecord(t *testing.T, bundle, id string, imageName string, imageAnnotations map[string]string) {
+	t.Helper()
+	graph := filepath.Dir(filepath.Dir(filepath.Dir(bundle)))
+	rec := map[string]any{"id": id, "names": []string{id}}
+	if imageAnnotations != nil {
+		imageID := fmt.Sprintf("%064x", len(id))
+		dir := filepath.Join(graph, "overlay-images", imageID)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		manifest, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "annotations": imageAnnotations})
+		if err := os.WriteFile(filepath.Join(dir, "manifest"), manifest, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		meta, _ := json.Marshal(map[string]string{"image-name": imageName, "name": id})
+		rec["image"], rec["metadata"] = imageID, string(meta)
+	}
+	// Another container's record first: the hook must find the right one.
+	data, _ := json.Marshal([]any{map[string]any{"id": "other", "image": "0000"}, rec})
+	if err := os.WriteFile(filepath.Join(graph, "overlay-containers", "containers.json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (c *container) stop() {

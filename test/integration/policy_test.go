@@ -6,6 +6,21 @@ import (
 	"testing"
 )
 
+// permissivePolicy allows every delegation the tests ask for, to any
+// workload.
+const permissivePolicy = `rules: [{name: all, allow: {cmds: any, maps: any, progs: any, attachs: any, any: true, hostCgroupNamespace: true, paths: [/sys/fs/bpf, /run/bpf]}}]`
+
+// writePolicy writes a policy document to a file of the test's and returns
+// its path.
+func writePolicy(t *testing.T, doc string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestHookPolicy(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, doc string) string {
@@ -41,7 +56,7 @@ rules:
 			[]string{"bad.yaml", `allow.maps: unknown map type "hsh"`}},
 		{"missing policy", filepath.Join(dir, "absent.yaml"),
 			map[string]string{"bpf.token/maps": "array"}, false,
-			[]string{"policy:", "absent.yaml", "no such file"}},
+			[]string{"policy ", "absent.yaml", "no such file"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
