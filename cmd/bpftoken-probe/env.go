@@ -17,6 +17,8 @@ type environment struct {
 	Caps    map[string]bool `json:"caps"` // effective set, e.g. "CAP_BPF": true
 	Seccomp seccompState    `json:"seccomp"`
 	UserNS  userNSState     `json:"userns"`
+	// CgroupNS says whether this process has a cgroup namespace of its own.
+	CgroupNS cgroupNSState `json:"cgroupns"`
 	// Lockdown is /sys/kernel/security/lockdown ("[none] integrity
 	// confidentiality"), empty when the file is absent.
 	Lockdown string `json:"lockdown,omitempty"`
@@ -29,6 +31,19 @@ type seccompState struct {
 	// BPFErrno is what bpf() with an unknown command returned: EINVAL is
 	// the kernel's own answer; EPERM or ENOSYS come from a filter.
 	BPFErrno string `json:"bpf_errno"`
+}
+
+// cgroupNSState is what /proc/self/cgroup says about the cgroup namespace.
+// Inside a container the host's namespace cannot be compared with, but a
+// cgroup namespace made for the container has the container's cgroup as its
+// root, where the process is: every line shows the path "/".
+type cgroupNSState struct {
+	// Private: the file shows this process at the root of its cgroup
+	// namespace (or above it, "/.."), as in a namespace of its own.
+	Private bool `json:"private"`
+	// Cgroup is the process's cgroup as the file shows it: the v2 entry's
+	// path, else the first v1 one that is not "/", else "/". "" when unknown.
+	Cgroup string `json:"cgroup"`
 }
 
 type userNSState struct {
@@ -73,6 +88,11 @@ func readEnvironment() environment {
 		env.errs = append(env.errs, fmt.Errorf("user namespace unknown: %w", err))
 	} else {
 		env.UserNS = parseUIDMap(string(uidMap))
+	}
+	if b, err := os.ReadFile("/proc/self/cgroup"); err != nil {
+		env.errs = append(env.errs, fmt.Errorf("cgroup namespace unknown: %w", err))
+	} else {
+		env.CgroupNS = parseProcCgroup(string(b))
 	}
 	if b, err := os.ReadFile("/sys/kernel/security/lockdown"); err == nil {
 		env.Lockdown = strings.TrimSpace(string(b))
@@ -138,6 +158,46 @@ func parseUIDMap(s string) userNSState {
 		Initial: len(lines) == 1 && lines[0] == "0 0 4294967295",
 		UIDMap:  strings.Join(lines, "; "),
 	}
+}
+
+// parseProcCgroup reads /proc/self/cgroup ("hierarchy:controllers:path"
+// per line; "0::path" for cgroup v2). In a cgroup namespace of the
+// container's own, the paths are relative to the container's cgroup and the
+// process sits at "/"; in the host's namespace they are full paths such as
+// "/system.slice/...". The v2 entry decides when there is one (cgroup v2, or
+// hybrid, where v1 controllers may be placed elsewhere); without it, every
+// v1 entry must be at "/". A path under "/" can also mean a process in a
+// child cgroup of its own namespace (systemd in a container): the warning
+// says so. A path above the root ("/../x") appears only in a namespace other
+// than the host's. A process at "/" in the host's namespace (the root
+// cgroup) passes for private, but no container runs there.
+func parseProcCgroup(s string) cgroupNSState {
+	atRoot := func(path string) bool {
+		return path == "/" || path == "/.." || strings.HasPrefix(path, "/../")
+	}
+	v1 := cgroupNSState{Private: true}
+	seen := false
+	for _, line := range strings.Split(s, "\n") {
+		id, rest, _ := strings.Cut(line, ":")
+		controllers, path, ok := strings.Cut(rest, ":") // a path may hold ':' itself
+		if !ok || !strings.HasPrefix(path, "/") {
+			continue
+		}
+		if id == "0" && controllers == "" {
+			return cgroupNSState{Private: atRoot(path), Cgroup: path}
+		}
+		seen = true
+		if !atRoot(path) && v1.Private {
+			v1 = cgroupNSState{Cgroup: path}
+		}
+	}
+	switch {
+	case !seen:
+		return cgroupNSState{}
+	case v1.Private:
+		v1.Cgroup = "/"
+	}
+	return v1
 }
 
 // hasCap reports a capability as present when capget failed, so that the

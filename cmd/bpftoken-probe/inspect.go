@@ -223,6 +223,9 @@ func (r *result) collectWarnings() []string {
 	d := r.delegation()
 	w = append(w, specWarnings(r.env, d)...)
 	w = append(w, commandWarnings(d)...)
+	if s := cgroupNSWarning(r.env.CgroupNS, d); s != "" {
+		w = append(w, s)
+	}
 	w = append(w, r.notes...)
 	if r.tokenOK {
 		env, set := os.LookupEnv(libbpfTokenPathEnv)

@@ -126,6 +126,7 @@ func writeText(w io.Writer, rep report) error {
 	line("caps", "%s (effective)", describeCaps(rep.Caps))
 	line("seccomp", "%s", describeSeccomp(rep.Seccomp))
 	line("userns", "%s", describeUserNS(rep.UserNS))
+	line("cgroupns", "%s", describeCgroupNS(rep.CgroupNS))
 	if len(rep.Warnings) > 0 {
 		b.WriteString("warnings:\n")
 		for _, s := range rep.Warnings {
@@ -245,6 +246,16 @@ func describeUserNS(u userNSState) string {
 		return "the initial one (no token possible)"
 	}
 	return "a container's (uid_map " + u.UIDMap + ")"
+}
+
+func describeCgroupNS(c cgroupNSState) string {
+	switch {
+	case c.Cgroup == "":
+		return "unknown"
+	case c.Private:
+		return "its own (this process at " + c.Cgroup + ")"
+	}
+	return "likely the host's (this process in " + c.Cgroup + ", not at the root of a namespace of its own)"
 }
 
 func joinOrNone(names []string) string {

@@ -12,9 +12,10 @@ import (
 
 func containerEnv() environment {
 	return environment{
-		Caps:    map[string]bool{"CAP_BPF": true, "CAP_NET_ADMIN": false, "CAP_PERFMON": false, "CAP_SYS_ADMIN": false},
-		Seccomp: seccompState{Mode: "filter", BPFErrno: "EINVAL"},
-		UserNS:  userNSState{UIDMap: "0 100000 65536"},
+		Caps:     map[string]bool{"CAP_BPF": true, "CAP_NET_ADMIN": false, "CAP_PERFMON": false, "CAP_SYS_ADMIN": false},
+		Seccomp:  seccompState{Mode: "filter", BPFErrno: "EINVAL"},
+		UserNS:   userNSState{UIDMap: "0 100000 65536"},
+		CgroupNS: cgroupNSState{Private: true, Cgroup: "/"},
 	}
 }
 
@@ -73,6 +74,7 @@ func TestJSONWithToken(t *testing.T) {
 		"warnings":    []any{},
 		"seccomp":     map[string]any{"mode": "filter", "blocks_bpf": false, "bpf_errno": "EINVAL"},
 		"userns":      map[string]any{"initial": false, "uid_map": "0 100000 65536"},
+		"cgroupns":    map[string]any{"private": true, "cgroup": "/"},
 	}
 	for k, v := range want {
 		if !reflect.DeepEqual(out[k], v) {
@@ -147,11 +149,23 @@ func TestText(t *testing.T) {
 			"caps:     CAP_BPF yes, CAP_NET_ADMIN no, CAP_PERFMON no, CAP_SYS_ADMIN no (effective)\n",
 			"seccomp:  filter; lets bpf() through",
 			"userns:   a container's (uid_map 0 100000 65536)\n",
+			"cgroupns: its own (this process at /)\n",
 		}},
 		{"no token", failedResult(), []string{
 			"bpffs:    none found\n",
 			"token:    NOT created: no bpffs is mounted here",
 			"warnings:\n  - no BPF token: no bpffs",
+		}},
+		{"cgroup types in the host's cgroup namespace", func() *result {
+			r := tokenResult()
+			r.env.CgroupNS = cgroupNSState{Cgroup: "/system.slice/libpod-1a2b.scope"}
+			r.info[spec.KindProgs] |= names(spec.KindProgs, "cgroup_skb")
+			r.granted, r.mountMasks = *r.info, r.info
+			r.warnings = r.collectWarnings()
+			return r
+		}(), []string{
+			"cgroupns: likely the host's (this process in /system.slice/libpod-1a2b.scope, not at the root of a namespace of its own)\n",
+			"  - cgroup program types are delegated (cgroup_skb) and this process is in cgroup /system.slice/libpod-1a2b.scope",
 		}},
 	}
 	for _, tt := range tests {

@@ -131,3 +131,50 @@ func compareProbes(p *probeResults, ref masks, refName string, env environment) 
 	}
 	return w
 }
+
+// cgroupAttachProgs are the program types that attach to a cgroup, by
+// BPF_PROG_ATTACH or BPF_LINK_CREATE on a cgroup directory fd. The kernel
+// checks no ownership of the cgroup, and a read-only fd is enough (measured
+// on Linux 6.18). lsm joins them with expected attach type lsm_cgroup (see
+// cgroupNSWarning).
+var cgroupAttachProgs = []string{
+	"cgroup_skb", "cgroup_sock", "cgroup_sock_addr", "sock_ops", "cgroup_device", "cgroup_sysctl", "cgroup_sockopt",
+}
+
+// cgroupNSWarning: cgroup program types are delegated and this process does
+// not sit at the root of a cgroup namespace of its own, so the container
+// likely sees the host's cgroup tree, other containers' cgroups included,
+// and could attach to them. The hook and the plugin refuse these types to a
+// container in the host's cgroup namespace unless a policy rule allows it
+// (hostCgroupNamespace); this catches the rest.
+func cgroupNSWarning(ns cgroupNSState, m masks) string {
+	if ns.Cgroup == "" || ns.Private {
+		return ""
+	}
+	progs := delegatedProgs(m, cgroupAttachProgs)
+	// The kernel checks the expected attach type against delegate_attachs
+	// when loading, so an lsm program reaches cgroups only with lsm_cgroup.
+	if m.has(spec.KindProgs, mustValue(spec.KindProgs, "lsm")) && m.has(spec.KindAttachs, mustValue(spec.KindAttachs, "lsm_cgroup")) {
+		progs = append(progs, "lsm (with lsm_cgroup)")
+	}
+	if len(progs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("cgroup program types are delegated (%s) and this process is in cgroup %s, not at the root of a cgroup namespace of its own, "+
+		"so the container likely shares the host's cgroup namespace (or runs in a child cgroup of its own): these programs attach to any cgroup directory "+
+		"the container can open, a read-only fd is enough, other containers' included: give the container a cgroup namespace of its own "+
+		"(podman: --cgroupns=private) and do not mount the host's cgroup tree into it",
+		strings.Join(progs, ", "), ns.Cgroup)
+}
+
+// delegatedProgs returns the names among names whose program type m
+// delegates, in the order of names.
+func delegatedProgs(m masks, names []string) []string {
+	var out []string
+	for _, n := range names {
+		if m.has(spec.KindProgs, mustValue(spec.KindProgs, n)) {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -211,3 +211,98 @@ func TestCompareProbes(t *testing.T) {
 		t.Errorf("no pair: got %q", got)
 	}
 }
+
+func TestCgroupNSWarning(t *testing.T) {
+	hostNS := cgroupNSState{Cgroup: "/system.slice/libpod-1a2b.scope"}
+	ownNS := cgroupNSState{Private: true, Cgroup: "/"}
+	progs := func(ns ...string) masks {
+		return masks{spec.KindCmds: names(spec.KindCmds, "prog_load"), spec.KindProgs: names(spec.KindProgs, ns...),
+			spec.KindAttachs: names(spec.KindAttachs, "cgroup_inet_ingress")}
+	}
+	withAttach := func(m masks, attach string) masks {
+		m[spec.KindAttachs] |= names(spec.KindAttachs, attach)
+		return m
+	}
+	const warned = "attach to any cgroup directory the container can open, a read-only fd is enough, other containers' included"
+	tests := []struct {
+		name string
+		ns   cgroupNSState
+		m    masks
+		want []string // nil: no warning
+	}{
+		{name: "host's namespace, cgroup_skb", ns: hostNS, m: progs("socket_filter", "cgroup_skb"),
+			want: []string{"(cgroup_skb)", "in cgroup /system.slice/libpod-1a2b.scope", warned, "--cgroupns=private"}},
+		{name: "host's namespace, every cgroup type", ns: hostNS,
+			m:    progs("cgroup_skb", "cgroup_sock", "cgroup_sock_addr", "sock_ops", "cgroup_device", "cgroup_sysctl", "cgroup_sockopt"),
+			want: []string{"(cgroup_skb, cgroup_sock, cgroup_sock_addr, sock_ops, cgroup_device, cgroup_sysctl, cgroup_sockopt)", warned}},
+		{name: "host's namespace, any program type", ns: hostNS, m: masks{spec.KindProgs: ^uint64(0)},
+			want: []string{"(cgroup_skb, cgroup_sock, cgroup_sock_addr, sock_ops, cgroup_device, cgroup_sysctl, cgroup_sockopt)"}},
+		{name: "host's namespace, lsm with lsm_cgroup", ns: hostNS, m: withAttach(progs("lsm"), "lsm_cgroup"),
+			want: []string{"(lsm (with lsm_cgroup))", warned}},
+		{name: "host's namespace, lsm without lsm_cgroup", ns: hostNS, m: withAttach(progs("lsm"), "lsm_mac")},
+		{name: "host's namespace, no cgroup type", ns: hostNS, m: progs("socket_filter", "xdp", "kprobe")},
+		{name: "own namespace", ns: ownNS, m: progs("cgroup_skb", "sock_ops")},
+		{name: "namespace unknown: not blamed", ns: cgroupNSState{}, m: progs("cgroup_skb")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := cgroupNSWarning(tt.ns, tt.m)
+			if tt.want == nil {
+				if got != "" {
+					t.Errorf("unexpected warning %q", got)
+				}
+				return
+			}
+			if m := missingFrom([]string{got}, tt.want); m != "" {
+				t.Errorf("%q lacks %q", got, m)
+			}
+		})
+	}
+}
+
+// Tracing program types see the whole host, whatever namespaces the
+// container has: the probe says so once (the warning is spec's, shared with
+// the hook and the plugin), for each of them and only for them.
+func TestHostTracingWarning(t *testing.T) {
+	allCaps := environment{Caps: map[string]bool{"CAP_BPF": true, "CAP_NET_ADMIN": true, "CAP_PERFMON": true}}
+	const hostWide = "with CAP_PERFMON in the container's user namespace these programs observe the whole host, not only this container"
+	tests := []struct {
+		name  string
+		env   environment
+		progs []string
+		want  []string // nil: no such warning
+	}{
+		{"kprobe", allCaps, []string{"kprobe"}, []string{"delegates kprobe: "}},
+		{"every host-wide type", allCaps,
+			[]string{"raw_tracepoint", "raw_tracepoint_writable", "tracing", "tracepoint", "kprobe", "perf_event"},
+			[]string{"delegates kprobe, tracepoint, perf_event, raw_tracepoint, raw_tracepoint_writable, tracing: "}},
+		{"capabilities unknown", environment{}, []string{"tracing"}, []string{"delegates tracing: "}},
+		{"without CAP_PERFMON yet", environment{Caps: map[string]bool{"CAP_BPF": true}}, []string{"perf_event"},
+			[]string{"delegates perf_event: ", "lacks CAP_PERFMON"}},
+		{"lsm, struct_ops, ext: perfmon but not host-wide tracing", allCaps, []string{"lsm", "struct_ops", "ext"}, nil},
+		{"network types", allCaps, []string{"xdp", "cgroup_skb", "socket_filter"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := masks{spec.KindCmds: names(spec.KindCmds, "prog_load"), spec.KindProgs: names(spec.KindProgs, tt.progs...),
+				spec.KindAttachs: names(spec.KindAttachs, "cgroup_inet_ingress")}
+			r := &result{tokenOK: true, info: &m, granted: m, env: tt.env}
+			got := r.collectWarnings()
+			n := 0
+			for _, w := range got {
+				if strings.Contains(w, hostWide) {
+					n++
+				}
+			}
+			switch {
+			case tt.want == nil && n != 0:
+				t.Errorf("unexpected host-wide warning: %q", got)
+			case tt.want != nil && n != 1:
+				t.Errorf("%d host-wide warnings, want 1: %q", n, got)
+			}
+			if m := missingFrom(got, tt.want); m != "" {
+				t.Errorf("warnings lack %q: %q", m, got)
+			}
+		})
+	}
+}

@@ -205,7 +205,45 @@ func TestRunOrderAndOptionalChecks(t *testing.T) {
 		return strings.Join(n, ",")
 	}
 	got := names(Run(t.Context(), Options{Hook: true, HooksDirs: []string{t.TempDir()}, NRI: true, NRISocket: "/nonexistent"}))
-	if want := "kernel,tokens,btf,lockdown,userns,hooks.d,nri"; got != want {
+	if want := "kernel,tokens,btf,lockdown,userns,hooks.d,policy,nri"; got != want {
 		t.Errorf("Run checks %s, want %s", got, want)
+	}
+}
+
+func TestCheckHookPolicy(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, doc string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name    string
+		file    string
+		verdict Verdict
+		detail  []string
+	}{
+		{"valid", write("ok.yaml", "rules: [{name: a, allow: {maps: array}}]"), OK, []string{"ok.yaml: 1 rules"}},
+		{"tracing for any pod author", write("wide.yaml", "rules: [{name: a, allow: {progs: kprobe}}]"), Warn, []string{`rule "a"`, "kprobe"}},
+		{"malformed", write("bad.yaml", "rules: [{name: a, allow: {maps: hsh}}]"), Fail, []string{"bad.yaml", `"hsh"`}},
+		{"missing, given with --policy", filepath.Join(dir, "absent.yaml"), Fail, []string{"absent.yaml", "no such file"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := checkHookPolicy(tt.file)
+			if r.Verdict != tt.verdict {
+				t.Errorf("verdict %s, want %s (%+v)", r.Verdict, tt.verdict, r)
+			}
+			for _, w := range tt.detail {
+				if !strings.Contains(r.Detail, w) {
+					t.Errorf("detail %q lacks %q", r.Detail, w)
+				}
+			}
+			if (r.Verdict == OK) != (r.Fix == "") {
+				t.Errorf("fix %q with verdict %s", r.Fix, r.Verdict)
+			}
+		})
 	}
 }

@@ -25,6 +25,7 @@ const (
 	CheckLockdown = "lockdown"
 	CheckUserNS   = "userns"
 	CheckHooksDir = "hooks.d"
+	CheckPolicy   = "policy"
 	CheckNRI      = "nri"
 )
 
@@ -56,6 +57,9 @@ type Options struct {
 	// runtime reads them (a file replaces one of the same name read
 	// before); nil: DefaultHooksDirs.
 	HooksDirs []string
+	// HookPolicy is the policy file the hook reads (its --policy); empty:
+	// policy.DefaultPath when it exists. Read with Hook.
+	HookPolicy string
 
 	// NRI adds the NRI check: does something accept connections on
 	// NRISocket (empty: DefaultNRISocket)?
@@ -70,7 +74,8 @@ type Options struct {
 }
 
 // Run runs the checks and returns their results, in a fixed order: kernel,
-// tokens, btf, lockdown, userns, then hooks.d and nri when asked for. The
+// tokens, btf, lockdown, userns, then hooks.d and policy, and nri, when
+// asked for. The
 // token check needs root; ctx bounds it.
 func Run(ctx context.Context, opts Options) []Result {
 	kernel := checkKernel()
@@ -87,7 +92,7 @@ func Run(ctx context.Context, opts Options) []Result {
 		if dirs == nil {
 			dirs = DefaultHooksDirs
 		}
-		results = append(results, checkHooksDirs(dirs, opts.HookBinary))
+		results = append(results, checkHooksDirs(dirs, opts.HookBinary), checkHookPolicy(opts.HookPolicy))
 	}
 	if opts.NRI {
 		socket := opts.NRISocket

@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/policy"
 )
 
 // Tool is the binary the doctor runs in; it decides the extra check and
@@ -52,12 +54,13 @@ func Main(tool Tool, name string, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print a JSON array of {name, verdict, detail, fix} instead of one line per check")
 	var hooksDirs stringList
-	var socketPath string
+	var socketPath, policyFile string
 	var extra string
 	switch tool {
 	case OCIHook:
 		fs.Var(&hooksDirs, "hooks-dir", "also read hooks.d JSON files from `DIR` (repeatable), after "+strings.Join(DefaultHooksDirs, " and "))
-		extra = " [--hooks-dir DIR]..."
+		fs.StringVar(&policyFile, "policy", "", "the policy file the hook is given with --policy (default: "+policy.DefaultPath+")")
+		extra = " [--hooks-dir DIR]... [--policy FILE]"
 	case NRIPlugin:
 		fs.StringVar(&socketPath, "socket-path", DefaultNRISocket, "the runtime's NRI socket to connect to, at `PATH`")
 		extra = " [-socket-path PATH]"
@@ -75,7 +78,7 @@ says ok, warn or fail and, when not ok, the fix. Exit status: 0 when no check
 failed, 1 when one did, 2 on a bad command line.
 
 Flags:
-`, name, extra, map[Tool]string{OCIHook: "the hooks.d JSON that makes podman and CRI-O run this hook", NRIPlugin: "the runtime's NRI socket"}[tool])
+`, name, extra, map[Tool]string{OCIHook: "the hooks.d JSON that makes podman and CRI-O run this hook, and its policy", NRIPlugin: "the runtime's NRI socket"}[tool])
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -97,6 +100,7 @@ Flags:
 	case OCIHook:
 		opts.Hook = true
 		opts.HooksDirs = append(append([]string{}, DefaultHooksDirs...), hooksDirs...)
+		opts.HookPolicy = policyFile
 	case NRIPlugin:
 		opts.NRI = true
 		opts.NRISocket = socketPath

@@ -33,6 +33,9 @@ func FuzzParseAnnotations(f *testing.F) {
 	f.Add(uint8(0b00100), "", "", "\xff\xfe:xdp", "", "", "", "")
 	f.Add(uint8(0b00011), "0", "0x0", "", "", "", "", "")
 	f.Add(uint8(0b100001), "bpf_map_create", "", "", "", "", "other/key", "x")
+	// A small YAML alias bomb, as a per-container value: not a key
+	// ParseAnnotations knows (FuzzForContainer parses such values).
+	f.Add(uint8(0b100000), "", "", "", "", "", "bpf.token/container.web", "a: &a [map_create, map_create]\nb: &b [*a, *a]\ncmds: [*b, *b]\n")
 
 	f.Fuzz(func(t *testing.T, present uint8, cmds, maps, progs, attachs, p, extraKey, extraValue string) {
 		ann := map[string]string{}

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-
+	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/nri-bpftoken/nri-bpftoken/internal/yamlsafe"
 )
 
 // AnnotationContainerPrefix starts a pod annotation that sets the delegation
@@ -81,11 +84,14 @@ func parseContainerValue(key, value string) (*Delegation, error) {
 	if len(value) > maxAnnotationValueLen {
 		return nil, tooLongError(key, value)
 	}
+	if err := checkContainerValue(value); err != nil {
+		return nil, &AnnotationError{Key: key, Err: ErrBadContainerValue, Detail: err.Error()}
+	}
 	var f containerFields
 	if err := yaml.UnmarshalStrict([]byte(value), &f); err != nil || bytes.TrimSpace([]byte(value)) == nil {
 		detail := "is empty"
 		if err != nil {
-			detail = "is not a YAML/JSON map of cmds, maps, progs, attachs, path: " + oneLineErr(err)
+			detail = "is not a YAML/JSON map of cmds, maps, progs, attachs, path: " + parserErr(err)
 		}
 		return nil, &AnnotationError{Key: key, Err: ErrBadContainerValue,
 			Detail: detail + `; or set it to "none" to opt the container out`}
@@ -111,10 +117,75 @@ func parseContainerValue(key, value string) (*Delegation, error) {
 	return d, err
 }
 
+// containerValueLimits bound the shape of a per-container value. Real ones
+// are a map of strings or lists of strings (depth 2); listing every name of
+// every enum takes fewer than 300 nodes (no enum has more than 64 names).
+// Such a value has about as many of the bytes MaxIndicators counts as
+// nodes, plus what a path (4096 bytes at most) and comments hold. The limits
+// leave room for mistakes to get the decoder's own error, and keep the cost
+// of any value within the size limit to a few megabytes.
+var containerValueLimits = yamlsafe.Limits{MaxDepth: 8, MaxNodes: 1024, MaxIndicators: 8192}
+
+// checkContainerValue refuses, before anything decodes it, a value whose
+// decoding could cost more than its size: anchors, aliases and merge keys
+// (which the decoder expands: 57 KB can stand for gigabytes), tags other
+// than the core ones, deep nesting, and more items than any real value has.
+// Its cost is linear in the size of the value. The error is the detail of
+// an ErrBadContainerValue.
+func checkContainerValue(value string) error {
+	err := yamlsafe.Check([]byte(value), containerValueLimits)
+	var ye *yamlsafe.Error
+	if !errors.As(err, &ye) {
+		if err != nil {
+			return errors.New("is not a YAML/JSON map of cmds, maps, progs, attachs, path: " + parserErr(err) +
+				`; or set it to "none" to opt the container out`)
+		}
+		return nil
+	}
+	var fix string
+	switch ye.Err {
+	case yamlsafe.ErrAlias:
+		fix = "which are not accepted here: write the lists out"
+	case yamlsafe.ErrTag:
+		fix = "which is not accepted here: leave it out"
+	case yamlsafe.ErrTooDeep:
+		fix = fmt.Sprintf("more than %d levels: the value is a map of strings or lists of strings", ye.Limit)
+	case yamlsafe.ErrTooManyNodes:
+		fix = fmt.Sprintf("more than %d: list each name once, or use \"any\"", ye.Limit)
+	case yamlsafe.ErrTooManyIndicators:
+		fix = fmt.Sprintf("more than %d: a real value has a few hundred", ye.Limit)
+	}
+	return fmt.Errorf("%v at line %d, %s", ye.Err, ye.Line, fix)
+}
+
 // ErrBadContainerValue means a bpf.token/container.<name> annotation is not
 // a map of the known fields.
 var ErrBadContainerValue = errors.New("bad per-container value")
 
 func oneLineErr(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// maxParserErrLen bounds what a decoder's error adds to a message: they
+// quote the input (an unknown field, an unknown anchor), which may be up to
+// the size limit long.
+const maxParserErrLen = 200
+
+// parserErr renders a decoder's error on one line, without control
+// characters, clipped to about maxParserErrLen bytes.
+func parserErr(err error) string {
+	s := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return utf8.RuneError
+		}
+		return r
+	}, oneLineErr(err))
+	if len(s) <= maxParserErrLen {
+		return s
+	}
+	cut := maxParserErrLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

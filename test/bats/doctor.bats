@@ -92,21 +92,22 @@ time.sleep(60)' "$1" 3>&- &
 	run "$HOOK" doctor
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "${#lines[@]}" -eq 7 ] # six checks and the summary
+	[ "${#lines[@]}" -eq 8 ] # seven checks and the summary
 	[[ "${lines[0]}" == "ok    kernel    Linux "* ]]
 	[[ "${lines[1]}" == "ok    tokens    a stand-in container"*"created a BPF token and an array map"* ]]
 	[[ "${lines[2]}" == "ok    btf "* ]]
 	[[ "${lines[3]}" == "ok    lockdown "* ]]
 	[[ "${lines[4]}" == "ok    userns "* ]]
 	[[ "${lines[5]}" == "warn  hooks.d   no hooks.d JSON"*"=> fix: install the hook: \`sudo make install\`"* ]]
-	[[ "${lines[6]}" == "this node can give containers BPF tokens; 1 warning(s)" ]]
+	[[ "${lines[6]}" == "warn  policy    no policy at /etc/nri-bpftoken/policy.yaml: podman containers get what the admin's annotations ask"*"containers from CRI-O or any other runtime are refused"* ]]
+	[[ "${lines[7]}" == "this node can give containers BPF tokens; 2 warning(s)" ]]
 }
 
 @test "hook doctor --json: the verdicts on this machine" {
 	run "$HOOK" doctor --json
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "$(jq -r '[.[].name] | join(",")' <<<"$output")" = "kernel,tokens,btf,lockdown,userns,hooks.d" ]
+	[ "$(jq -r '[.[].name] | join(",")' <<<"$output")" = "kernel,tokens,btf,lockdown,userns,hooks.d,policy" ]
 	[ "$(jq -r '[.[] | keys | join(",")] | unique | join(" ")' <<<"$output")" = "detail,fix,name,verdict" ]
 	[ "$(verdict kernel)" = ok ]
 	[ "$(verdict tokens)" = ok ]
