@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -71,6 +73,10 @@ func TestCreateContainer(t *testing.T) {
 			wantErr: spec.ErrNoUserNamespace},
 		{name: "user namespace path that is the host's", podAnn: map[string]string{"bpf.token/maps": "array"}, linux: joinsHost,
 			wantErr: spec.ErrNoUserNamespace},
+		{name: "cgroup program type without a cgroup namespace", podAnn: map[string]string{"bpf.token/maps": "array", "bpf.token/progs": "cgroup_skb"},
+			linux: userns, wantErr: policy.ErrHostCgroupNamespace, wantErrMsg: []string{"cgroup_skb", "hostCgroupNamespace: true"}},
+		{name: "cgroup program type with a cgroup namespace", podAnn: map[string]string{"bpf.token/maps": "array", "bpf.token/progs": "cgroup_skb"},
+			linux: &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user"}, {Type: "mount"}, {Type: "cgroup"}}}, wantMask: 1 << 2},
 		{name: "bad annotation", podAnn: map[string]string{"bpf.token/maps": "hsh"}, linux: userns,
 			wantErr: spec.ErrUnknownName, wantErrMsg: []string{"pod ns1/pod1 container app", "bpf.token/maps", `"hsh"`}},
 	}
@@ -382,5 +388,45 @@ func TestStartContainerGivesUpOnAHungVolume(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("Abandoned() = %d after the volumes answered, want 0", userns.Abandoned())
 		}
+	}
+}
+
+// The process the plugin mounts into must be in the user namespace the
+// runtime gave the container: a pid reused by another container's process
+// (same mappings, another namespace) is refused and nothing is mounted.
+func TestStartContainerChecksTheUserNamespace(t *testing.T) {
+	testenv.Privileged(t)
+	dir := t.TempDir()
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	pol, err := policy.Parse([]byte(`rules: [{name: all, allow: {cmds: [map_create], paths: [`+dir+`/bpf]}}]`), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPlugin(logrus.NewEntry(l), pol)
+	pod := &api.PodSandbox{Id: "p", Name: "pod", Namespace: "ns",
+		Annotations: map[string]string{"bpf.token/cmds": "map_create", "bpf.token/path": dir + "/bpf"}}
+	other := testenv.StartInUserNS(t)
+	for _, tt := range []struct {
+		name    string
+		userns  func(self int) string
+		wantErr error
+	}{
+		{"another container's namespace", func(int) string { return fmt.Sprintf("/proc/%d/ns/user", other) }, userns.ErrUnexpectedUserNamespace},
+		{"its own namespace", func(self int) string { return fmt.Sprintf("/proc/%d/ns/user", self) }, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pid := testenv.StartInUserNS(t)
+			c := &api.Container{Id: "c", PodSandboxId: "p", Name: "app", Pid: uint32(pid),
+				Linux: &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user", Path: tt.userns(pid)}, {Type: "mount"}}}}
+			err := p.StartContainer(context.Background(), pod, c)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("StartContainer = %v, want %v", err, tt.wantErr)
+			}
+			mountinfo, rerr := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+			if mounted := rerr == nil && strings.Contains(string(mountinfo), " - bpf "); mounted != (tt.wantErr == nil) {
+				t.Errorf("bpffs mounted: %v, want %v (read: %v)", mounted, tt.wantErr == nil, rerr)
+			}
+		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -129,7 +128,7 @@ func (h *hook) run(stdin io.Reader) error {
 		return err
 	}
 	// The id goes into messages: a hostile one must not break the line.
-	id := printable(st.ID)
+	id := spec.Echo(st.ID)
 	h.log = h.log.WithFields(logrus.Fields{"container": id, "pid": st.Pid})
 	// Runtimes copy config.json's annotations into the state; when they
 	// did and none asks for delegation, config.json need not be read.
@@ -257,19 +256,12 @@ func hint(err error) string {
 		return "; BPF tokens need Linux >= 6.9 with bpffs (CONFIG_BPF_SYSCALL)"
 	case errors.Is(err, bpffs.ErrNotDirectory):
 		return "; set bpf.token/path to a directory, or to a path the image does not have"
+	case errors.Is(err, userns.ErrUnexpectedUserNamespace):
+		return "; the pid the runtime passed is not this container's process (reused, or a runtime fault): nothing was mounted"
+	case errors.Is(err, bpffs.ErrPossibleAttack):
+		return "; something in the container renames directories while the hook resolves the path: nothing was mounted"
 	}
 	return ""
-}
-
-// printable returns s, or s quoted when it holds anything but printable
-// ASCII.
-func printable(s string) string {
-	for _, r := range s {
-		if r < 0x20 || r > 0x7e {
-			return strconv.Quote(s)
-		}
-	}
-	return s
 }
 
 // oneLine keeps the message on one line whatever an error wrapped.

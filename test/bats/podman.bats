@@ -236,3 +236,18 @@ teardown() { podman_teardown; }
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"delegate_maps=hash"* ]]
 }
+
+@test "cgroup program types need a cgroup namespace of the container's own" {
+	# They attach to any cgroup directory the container can open, a read-only
+	# fd is enough: with the host's cgroup namespace, other containers' too.
+	run tpodman run --rm "${USERNS[@]}" "${BPF_OPTS[@]}" --cgroupns=host --annotation bpf.token/cmds=map_create:prog_load \
+		--annotation bpf.token/progs=cgroup_skb --annotation bpf.token/attachs=cgroup_inet_ingress "$IMAGE" true
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"program types cgroup_skb delegated to a container that shares the host's cgroup namespace could attach to any cgroup it can open, other containers' included: give the container a cgroup namespace of its own (podman: --cgroupns=private)"* ]]
+	run tpodman run --rm "${USERNS[@]}" "${BPF_OPTS[@]}" --cgroupns=private --annotation bpf.token/cmds=map_create:prog_load \
+		--annotation bpf.token/progs=cgroup_skb --annotation bpf.token/attachs=cgroup_inet_ingress "$IMAGE" sh -c "grep ' - bpf ' /proc/self/mountinfo"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"delegate_progs=cgroup_skb"* ]]
+}
