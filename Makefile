@@ -13,6 +13,7 @@ SHARED    ?= $(abspath ../shared)
 # each on 2 cores.
 FUZZ_SPEC_EXECS   ?= 200000x
 FUZZ_POLICY_EXECS ?= 100000x
+FUZZ_CONTAINER_EXECS ?= 50000x
 BENCH_N   ?= 200
 
 HOOKS_LIBEXEC := $(PREFIX)/libexec/oci/hooks.d
@@ -68,9 +69,11 @@ test: vet test-go test-fuzz test-bats
 test-go:
 	$(GO) test -count=1 ./...
 
-# Bounded fuzz runs of the annotation parser and the policy loader.
+# Bounded fuzz runs of the annotation parser, the per-container YAML values
+# (cost: no value may take more than 20 MiB) and the policy loader.
 test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseAnnotations -fuzztime=$(FUZZ_SPEC_EXECS) ./pkg/spec
+	$(GO) test -run='^$$' -fuzz=FuzzForContainer -fuzztime=$(FUZZ_CONTAINER_EXECS) ./pkg/spec
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZ_POLICY_EXECS) ./pkg/policy
 
 test-bats: build bin/standin

@@ -7,6 +7,7 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -98,7 +99,9 @@ func startCRIContainer(t *testing.T, prepare func(rootfs string)) *container {
 func startStandin(t *testing.T, prepare func(rootfs string), podman bool) *container {
 	t.Helper()
 	testenv.Privileged(t)
-	id := strings.ReplaceAll(t.Name(), "/", "_")
+	// 64 hex digits, as runtimes make container ids (messages clip longer
+	// ones), from the test's name.
+	id := fmt.Sprintf("%x", sha256.Sum256([]byte(t.Name())))
 	bundle := worldDir(t)
 	if podman {
 		bundle = podmanBundle(t, bundle, id)
