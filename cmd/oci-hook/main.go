@@ -32,7 +32,7 @@ const name = "bpftoken-oci-hook"
 const hookTimeout = 10 * time.Second
 
 const usage = `Usage: %[1]s [flags]
-       %[1]s doctor [--json] [--hooks-dir DIR]...   check this node (see %[1]s doctor --help)
+       %[1]s doctor [--json] [--hooks-dir DIR]... [--policy FILE]   check this node (see %[1]s doctor --help)
 
 An OCI createRuntime hook: reads the container state on stdin and, when the
 container has bpf.token/ annotations, mounts a bpffs delegating the requested
@@ -42,7 +42,9 @@ run it for annotated containers.
 
 Policy: with --policy FILE, or /etc/nri-bpftoken/policy.yaml when it exists,
 a request above the ceiling of the rule that selects the container refuses
-it (docs/policy.md).
+it (docs/policy.md). Without one, podman containers get what the admin's
+annotations ask (annotations their image carries never count), and
+containers from other runtimes (CRI-O) are refused.
 
 Annotations: bpf.token/cmds, bpf.token/maps, bpf.token/progs,
 bpf.token/attachs (lists separated by ',' or ':'), bpf.token/path
@@ -65,7 +67,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(fs.Output(), usage, name)
 		fs.PrintDefaults()
 	}
-	policyFile := fs.String("policy", "", "the admin's policy file (default: "+policy.DefaultPath+" when it exists; without one, the hook grants what the annotations ask)")
+	policyFile := fs.String("policy", "", "the admin's policy file (default: "+policy.DefaultPath+" when it exists; without one, the hook grants a podman container what the admin's annotations ask, and refuses containers from other runtimes)")
 	timeout := fs.Duration("timeout", hookTimeout, "give up on the container (and refuse it) after this long; keep it below the timeout of the hooks.d JSON")
 	common := cli.AddCommon(fs, name, "warning", "append logs to this file instead of stderr (podman drops a hook's stderr when it succeeds)")
 	if code, done := common.Parse(fs, args, stdout); done {
@@ -172,7 +174,7 @@ func (h *hook) run(stdin io.Reader) error {
 	w.PrivateCgroupNamespace = spec.PrivateNamespace(cfg, specs.CgroupNamespace)
 	if err := pol.Check(w, *d); err != nil {
 		var ce *policy.CgroupNamespaceError
-		if errors.As(err, &ce) {
+		if errors.As(err, &ce) && src.podman != nil {
 			ce.Hint = "podman: --cgroupns=private"
 		}
 		return fmt.Errorf("container %s: %w", id, err)
@@ -237,7 +239,11 @@ func expectedUserNS(cfg *specs.Spec) userns.Expect {
 	return e
 }
 
+// idMaps converts config.json's mappings; none (nil) checks nothing.
 func idMaps(in []specs.LinuxIDMapping) []userns.IDMap {
+	if len(in) == 0 {
+		return nil
+	}
 	out := make([]userns.IDMap, 0, len(in))
 	for _, m := range in {
 		out = append(out, userns.IDMap{Inside: m.ContainerID, Outside: m.HostID, Count: m.Size})

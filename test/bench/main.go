@@ -79,7 +79,7 @@ func run(hook, delegate, mkns string, n int, goal float64) error {
 	for i := range n {
 		// Interleaved, so that noise from the machine hits every variant alike.
 		for v, variant := range variants {
-			c, err := startStandin(mkns, filepath.Join(work, fmt.Sprintf("%d-%d", i, v)), v > 0, v == 1)
+			c, err := startStandin(mkns, podmanBundle(filepath.Join(work, fmt.Sprintf("%d-%d", i, v))), v > 0, v == 1)
 			if err != nil {
 				return err
 			}
@@ -165,6 +165,19 @@ func startStandin(mkns, bundle string, withConfig, annotated bool) (*standin, er
 		time.Sleep(100 * time.Microsecond)
 	}
 	return &standin{cmd: cmd, pid: pid, bundle: bundle, rootfs: rootfs}, nil
+}
+
+// podmanBundle lays out base as podman's storage for container "bench" and
+// returns its bundle directory, as podman passes it: the hook reads
+// podman's records of the container (here made from no image) to tell the
+// admin's annotations from an image's.
+func podmanBundle(base string) string {
+	bundle := filepath.Join(base, "storage", "overlay-containers", "bench", "userdata")
+	if err := os.MkdirAll(bundle, 0o755); err == nil {
+		_ = os.MkdirAll(filepath.Join(base, "storage", "libpod"), 0o755)
+		_ = os.WriteFile(filepath.Join(base, "storage", "overlay-containers", "containers.json"), []byte(`[{"id":"bench","names":["bench"]}]`), 0o600)
+	}
+	return bundle
 }
 
 func selfMntNS() string {
