@@ -348,9 +348,16 @@ func (n *Namespaces) Do(ctx context.Context, fn func(Commit) error) error {
 	)
 	var state atomic.Int32
 	commit := func() bool { return state.CompareAndSwap(running, committed) }
+	// The thread may outlive Do, and n with it: it joins through an fd of
+	// its own, never one a caller may have closed and the number reused.
+	mnt, err := unix.FcntlInt(n.mount.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("duplicate mount namespace fd of pid %d: %w", n.Pid, err)
+	}
 	errc := make(chan error, 1)
 	onThrowawayThread(func() {
-		err := n.join()
+		err := join(mnt, n.Pid)
+		unix.Close(mnt)
 		if err == nil {
 			err = fn(commit)
 		}
@@ -401,22 +408,22 @@ func onThrowawayThread(fn func()) {
 // ends the process when it passes (which ends a blocked system call too).
 func (n *Namespaces) DoHere(fn func(Commit) error) error {
 	runtime.LockOSThread()
-	if err := n.join(); err != nil {
+	if err := join(int(n.mount.Fd()), n.Pid); err != nil {
 		return err
 	}
 	return fn(func() bool { return true })
 }
 
 // join moves the calling thread, locked to its goroutine, into the mount
-// namespace.
-func (n *Namespaces) join() error {
+// namespace mntns (of pid, for messages).
+func join(mntns, pid int) error {
 	// setns(CLONE_NEWNS) needs filesystem attributes (root, cwd) that no
 	// other thread shares.
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return fmt.Errorf("unshare fs attributes: %w", err)
 	}
-	if err := unix.Setns(int(n.mount.Fd()), unix.CLONE_NEWNS); err != nil {
-		return fmt.Errorf("join mount namespace of pid %d: %w", n.Pid, err)
+	if err := unix.Setns(mntns, unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("join mount namespace of pid %d: %w", pid, err)
 	}
 	return nil
 }
