@@ -387,8 +387,15 @@ func onThrowawayThread(fn func()) {
 	go func() {
 		runtime.LockOSThread()
 		if unix.Gettid() == unix.Getpid() {
+			// Hold the main thread until fn runs on another, or the new
+			// goroutine may land on it again, and again.
 			defer runtime.UnlockOSThread()
-			onThrowawayThread(fn)
+			started := make(chan struct{})
+			onThrowawayThread(func() {
+				close(started)
+				fn()
+			})
+			<-started
 			return
 		}
 		fn()
