@@ -8,18 +8,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/bpfsys"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
 
 // Where the bpffs path came from, as reported in "path_source".
 const (
 	sourceFlag      = "flag"
-	sourceEnv       = libbpfTokenPathEnv
+	sourceEnv       = spec.LibbpfTokenPathEnv
 	sourceMountInfo = "mountinfo"
 )
-
-// libbpfTokenPathEnv is the variable libbpf (>= 1.4) reads for the bpffs to
-// create its token from; the probe honours it the same way.
-const libbpfTokenPathEnv = "LIBBPF_BPF_TOKEN_PATH"
 
 // attempt is one bpffs the probe tried to create a token from.
 type attempt struct {
@@ -69,7 +66,7 @@ func failureCause(f *tokenFailure, env environment, kernelRelease string) string
 	if f.op == "open" {
 		switch {
 		case errors.Is(f.err, unix.ENOENT):
-			return "no such directory: pass the mount point of the delegated bpffs (-path or " + libbpfTokenPathEnv + ")"
+			return "no such directory: pass the mount point of the delegated bpffs (-path or " + spec.LibbpfTokenPathEnv + ")"
 		case errors.Is(f.err, unix.ENOTDIR):
 			return "not a directory: pass the mount point of the delegated bpffs"
 		default:

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"github.com/nri-bpftoken/nri-bpftoken/internal/mountinfo"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/nri-bpftoken/nri-bpftoken/internal/mountinfo"
 
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )

@@ -20,10 +20,6 @@ import (
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
 )
 
-// libbpfTokenPathEnv tells libbpf (>= 1.4) where the delegated bpffs is when
-// it is not at /sys/fs/bpf.
-const libbpfTokenPathEnv = "LIBBPF_BPF_TOKEN_PATH"
-
 // plugin gives containers that ask for it a delegated bpffs. It decides at
 // CreateContainer (where a refusal fails the creation with the reason, and
 // where the environment can still be adjusted) and mounts at
@@ -168,7 +164,7 @@ func (p *plugin) CreateContainer(_ context.Context, pod *api.PodSandbox, c *api.
 	var adj *api.ContainerAdjustment
 	if d.Path != spec.DefaultPath {
 		adj = &api.ContainerAdjustment{}
-		adj.AddEnv(libbpfTokenPathEnv, d.Path)
+		adj.AddEnv(spec.LibbpfTokenPathEnv, d.Path)
 	}
 	log := p.log.WithFields(logrus.Fields{"container": describe(pod, c), "delegation": d.String()})
 	log.Debug("delegation requested")

@@ -109,13 +109,13 @@ func TestCreateContainer(t *testing.T) {
 			gotEnv := ""
 			if adj != nil {
 				for _, e := range adj.Env {
-					if e.Key == libbpfTokenPathEnv {
+					if e.Key == spec.LibbpfTokenPathEnv {
 						gotEnv = e.Value
 					}
 				}
 			}
 			if gotEnv != tt.wantEnv {
-				t.Errorf("%s = %q, want %q (adjustment %v)", libbpfTokenPathEnv, gotEnv, tt.wantEnv, adj)
+				t.Errorf("%s = %q, want %q (adjustment %v)", spec.LibbpfTokenPathEnv, gotEnv, tt.wantEnv, adj)
 			}
 			d, err := p.decide(pod, c)
 			if err != nil || (d != nil) != (tt.wantMask != 0) || (d != nil && d.Maps != tt.wantMask) {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -98,7 +97,7 @@ func (h *hook) fail(err error) {
 	if h.logToFile {
 		h.log.WithError(err).Error("container refused")
 	}
-	fmt.Fprintf(h.stderr, "%s: %s\n", name, oneLine(err))
+	fmt.Fprintf(h.stderr, "%s: %s\n", name, spec.OneLine(err.Error()))
 }
 
 // hook handles one createRuntime invocation.
@@ -268,9 +267,4 @@ func hint(err error) string {
 		return "; something in the container renames directories while the hook resolves the path: nothing was mounted"
 	}
 	return ""
-}
-
-// oneLine keeps the message on one line whatever an error wrapped.
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
 }

@@ -2,7 +2,8 @@ package doctor
 
 import (
 	"context"
-	"strings"
+
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
 
 // Verdict is the outcome of one check.
@@ -102,8 +103,8 @@ func Run(ctx context.Context, opts Options) []Result {
 		results = append(results, checkNRI(socket))
 	}
 	for i := range results {
-		results[i].Detail = oneLine(results[i].Detail)
-		results[i].Fix = oneLine(results[i].Fix)
+		results[i].Detail = spec.OneLine(results[i].Detail)
+		results[i].Fix = spec.OneLine(results[i].Fix)
 	}
 	return results
 }
@@ -117,9 +118,4 @@ func CanWork(results []Result) bool {
 		}
 	}
 	return true
-}
-
-// oneLine keeps a message on one line whatever it wrapped.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }

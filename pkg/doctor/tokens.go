@@ -406,7 +406,7 @@ func searchableByOthers(dir string) error {
 
 // clip shortens s to n bytes at most, on one line.
 func clip(s string, n int) string {
-	s = oneLine(s)
+	s = spec.OneLine(s)
 	if len(s) > n {
 		return s[:n] + "..."
 	}

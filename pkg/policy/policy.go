@@ -239,7 +239,7 @@ func Parse(data []byte, source string) (*Policy, error) {
 	}
 	var doc file
 	if err := yaml.UnmarshalStrict(data, &doc); err != nil {
-		return nil, bad("%s; see docs/policy.md for the format", oneLine(err.Error()))
+		return nil, bad("%s; see docs/policy.md for the format", spec.OneLine(err.Error()))
 	}
 	if len(doc.Rules) == 0 {
 		return nil, bad("no rules: an empty policy would refuse every container; write at least one rule")
@@ -477,5 +477,3 @@ func orNone(s string) string {
 	}
 	return s
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

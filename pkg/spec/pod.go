@@ -162,10 +162,6 @@ func checkContainerValue(value string) error {
 // a map of the known fields.
 var ErrBadContainerValue = errors.New("bad per-container value")
 
-func oneLineErr(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
-}
-
 // maxParserErrLen bounds what a decoder's error adds to a message: they
 // quote the input (an unknown field, an unknown anchor), which may be up to
 // the size limit long.
@@ -179,7 +175,7 @@ func parserErr(err error) string {
 			return utf8.RuneError
 		}
 		return r
-	}, oneLineErr(err))
+	}, OneLine(err.Error()))
 	if len(s) <= maxParserErrLen {
 		return s
 	}
