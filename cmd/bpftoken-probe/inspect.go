@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/nri-bpftoken/nri-bpftoken/internal/mountinfo"
 	"os"
 	"path/filepath"
+
+	"github.com/nri-bpftoken/nri-bpftoken/internal/mountinfo"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 
 	"golang.org/x/sys/unix"
 
@@ -89,7 +91,7 @@ func (r *result) choosePaths(flagPath string, entries []mountinfo.Entry, scanErr
 		r.pathSource = sourceFlag
 		return []string{absPath(flagPath)}
 	}
-	if p := os.Getenv(libbpfTokenPathEnv); p != "" {
+	if p := os.Getenv(spec.LibbpfTokenPathEnv); p != "" {
 		r.pathSource = sourceEnv
 		return []string{absPath(p)}
 	}
@@ -228,7 +230,7 @@ func (r *result) collectWarnings() []string {
 	}
 	w = append(w, r.notes...)
 	if r.tokenOK {
-		env, set := os.LookupEnv(libbpfTokenPathEnv)
+		env, set := os.LookupEnv(spec.LibbpfTokenPathEnv)
 		if s := libbpfPathWarning(r.path, r.pathSource, env, set); s != "" {
 			w = append(w, s)
 		}

@@ -20,6 +20,7 @@ import (
 	"os"
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/version"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
 
 const name = "bpftoken-probe"
@@ -59,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	var o options
-	fs.StringVar(&o.path, "path", "", "the delegated bpffs mount point (default: $"+libbpfTokenPathEnv+", else scan the mounts)")
+	fs.StringVar(&o.path, "path", "", "the delegated bpffs mount point (default: $"+spec.LibbpfTokenPathEnv+", else scan the mounts)")
 	asJSON := fs.Bool("json", false, "print one JSON object for scripts instead of text")
 	fs.BoolVar(&o.forceProbe, "probe", false, "learn the lists by trying every map, program and attach type, as on kernels without token info, and check the result against the token info")
 	showVersion := fs.Bool("version", false, "print the version and exit")

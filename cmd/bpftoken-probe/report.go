@@ -147,7 +147,7 @@ func describePath(rep report) string {
 		}
 		return rep.Path + " (found in /proc/self/mountinfo)"
 	case rep.PathSource == sourceEnv:
-		return rep.Path + " (from " + libbpfTokenPathEnv + ")"
+		return rep.Path + " (from " + spec.LibbpfTokenPathEnv + ")"
 	}
 	return rep.Path
 }

@@ -73,9 +73,9 @@ func seccompWarning(s seccompState) string {
 func libbpfPathWarning(path, source string, env string, envSet bool) string {
 	switch {
 	case envSet && env == "":
-		return libbpfTokenPathEnv + " is set but empty, which tells libbpf not to use a token: unset it or set it to the bpffs path"
+		return spec.LibbpfTokenPathEnv + " is set but empty, which tells libbpf not to use a token: unset it or set it to the bpffs path"
 	case source == sourceMountInfo && path != spec.DefaultPath && !envSet:
-		return fmt.Sprintf("the delegated bpffs is at %s, where libbpf does not look: set %s=%s for libbpf programs (cilium/ebpf finds it by itself)", path, libbpfTokenPathEnv, path)
+		return fmt.Sprintf("the delegated bpffs is at %s, where libbpf does not look: set %s=%s for libbpf programs (cilium/ebpf finds it by itself)", path, spec.LibbpfTokenPathEnv, path)
 	}
 	return ""
 }
