@@ -15,6 +15,10 @@ FUZZ_SPEC_EXECS   ?= 200000x
 FUZZ_POLICY_EXECS ?= 100000x
 FUZZ_CONTAINER_EXECS ?= 50000x
 BENCH_N   ?= 200
+# One bats suite instead of all: make test-bats SUITE=podman (test/bats/podman.bats).
+SUITE     ?=
+# The linter, pinned: `go run` fetches it from the Go module proxy once.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 HOOKS_LIBEXEC := $(PREFIX)/libexec/oci/hooks.d
 HOOKS_JSON    := $(PREFIX)/share/containers/oci/hooks.d
@@ -31,7 +35,7 @@ HOOK_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version.V
 	-linkmode external -extldflags=-static
 STATIC_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version.Version=$(VERSION)
 
-.PHONY: all build test test-go test-fuzz test-bats vet bench install uninstall demo clean
+.PHONY: all build test test-unit test-go test-fuzz test-bats deps vet lint bench install uninstall demo clean
 
 all: build
 
@@ -56,15 +60,25 @@ bin/standin: FORCE
 
 FORCE:
 
-vet:
+vet: lint
+
+# gofmt, go vet and staticcheck.
+lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 # Everything: unit tests, privileged tests on the real kernel, a bounded fuzz
 # run, and the bats suites on real podman and on a real containerd (built
 # from the Go module proxy by test/containerd/install.sh). Run as root.
 test: vet test-go test-fuzz test-bats
+
+# The daily loop: the unit tests, without root, without the static builds or
+# the stand-in containers that the privileged tests need (-short skips
+# them; test/integration is left out). Seconds.
+test-unit:
+	$(GO) test -short -count=1 ./pkg/... ./cmd/... ./internal/...
 
 test-go:
 	$(GO) test -count=1 ./...
@@ -76,9 +90,16 @@ test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzForContainer -fuzztime=$(FUZZ_CONTAINER_EXECS) ./pkg/spec
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZ_POLICY_EXECS) ./pkg/policy
 
-test-bats: build bin/standin
+test-bats: build bin/standin deps
+	bats $(if $(SUITE),test/bats/$(SUITE).bats,test/bats)
+
+# What the tests need on a Debian 12 machine, installed when missing: podman,
+# runc, bats, musl-tools... from Debian, and containerd, CRI-O, runc, crictl
+# and the CNI plugins built from the Go module proxy (cached in
+# /var/cache/nri-bpftoken-test). Root.
+deps:
 	test/podman/install-deps.sh
-	bats test/bats
+	test/containerd/install.sh
 
 # Benchmarks (as root), each reported against its baseline measured in the
 # same run; figures and the machine go into docs/performance.md:
