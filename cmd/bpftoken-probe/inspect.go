@@ -36,13 +36,13 @@ type result struct {
 	tokenErrno string
 	tokenError string
 
-	info       *masks // from the token info, nil when the kernel gave none
+	info       *spec.Masks // from the token info, nil when the kernel gave none
 	probes     *probeResults
 	infoSource string
-	granted    masks // what the token allows, per infoSource
+	granted    spec.Masks // what the token allows, per infoSource
 
 	mount      *mountinfo.Entry // the bpffs at path in mountinfo, if there
-	mountMasks *masks           // its delegate_* options, nil if unparsable
+	mountMasks *spec.Masks      // its delegate_* options, nil if unparsable
 
 	env      environment
 	notes    []string // findings on the way that belong among the warnings
@@ -162,6 +162,18 @@ func (r *result) learnDelegation(token int, forceProbe bool, calls bpfCalls) {
 	r.infoSource, r.granted = infoFromProbing, r.probes.masks()
 }
 
+// masksFromTokenInfo lays the kernel's struct bpf_token_info out by Kind.
+// It lives here rather than in bpfsys, which stays a thin syscall layer
+// without pkg/spec's dependencies.
+func masksFromTokenInfo(ti bpfsys.TokenInfo) spec.Masks {
+	return spec.Masks{
+		spec.KindCmds:    ti.AllowedCmds,
+		spec.KindMaps:    ti.AllowedMaps,
+		spec.KindProgs:   ti.AllowedProgs,
+		spec.KindAttachs: ti.AllowedAttachs,
+	}
+}
+
 // attachMount finds the bpffs the report is about in mountinfo, the second
 // source of what it delegates.
 func (r *result) attachMount(entries []mountinfo.Entry) {
@@ -201,7 +213,7 @@ func (r *result) verify() {
 // delegation is the fullest description of what the bpffs delegates: the
 // token info, else the mount options (which also describe a bpffs that gave
 // no token), else the probes; zero when nothing is known.
-func (r *result) delegation() masks {
+func (r *result) delegation() spec.Masks {
 	switch {
 	case r.info != nil:
 		return *r.info
@@ -210,7 +222,7 @@ func (r *result) delegation() masks {
 	case r.tokenOK:
 		return r.granted
 	}
-	return masks{}
+	return spec.Masks{}
 }
 
 func (r *result) collectWarnings() []string {

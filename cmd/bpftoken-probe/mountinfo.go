@@ -63,8 +63,8 @@ func delegates(e mountinfo.Entry) bool {
 // hex number for bits without a name, and "any" when every bit it knows is
 // set; a kernel newer than spec's tables may show a name spec does not know,
 // which is an error here rather than a silently smaller mask.
-func delegateMasks(e mountinfo.Entry) (masks, error) {
-	var m masks
+func delegateMasks(e mountinfo.Entry) (spec.Masks, error) {
+	var m spec.Masks
 	for _, k := range spec.Kinds {
 		v, ok := e.SuperOpt(k.MountOption())
 		if !ok {
@@ -72,7 +72,7 @@ func delegateMasks(e mountinfo.Entry) (masks, error) {
 		}
 		mask, err := k.ParseList(v)
 		if err != nil {
-			return masks{}, fmt.Errorf("mount option %s=%s of %s: %w", k.MountOption(), v, e.MountPoint, err)
+			return spec.Masks{}, fmt.Errorf("mount option %s=%s of %s: %w", k.MountOption(), v, e.MountPoint, err)
 		}
 		m[k] = mask
 	}

@@ -74,13 +74,13 @@ func TestDelegateMasks(t *testing.T) {
 	tests := []struct {
 		name    string
 		opts    string
-		want    masks
+		want    spec.Masks
 		wantErr string
 	}{
 		{
 			name: "names as the kernel prints them",
 			opts: "rw,uid=100000,delegate_cmds=map_create:prog_load,delegate_maps=array,delegate_progs=socket_filter,delegate_attachs=cgroup_inet_ingress",
-			want: masks{
+			want: spec.Masks{
 				spec.KindCmds:    bit(spec.KindCmds, "map_create") | bit(spec.KindCmds, "prog_load"),
 				spec.KindMaps:    bit(spec.KindMaps, "array"),
 				spec.KindProgs:   bit(spec.KindProgs, "socket_filter"),
@@ -90,10 +90,10 @@ func TestDelegateMasks(t *testing.T) {
 		{
 			name: "the kernel's deprecated alias and a bit without a name",
 			opts: "rw,delegate_maps=cgroup_storage_deprecated:0x8000000000000000",
-			want: masks{spec.KindMaps: bit(spec.KindMaps, "cgroup_storage") | 1<<63},
+			want: spec.Masks{spec.KindMaps: bit(spec.KindMaps, "cgroup_storage") | 1<<63},
 		},
-		{name: "any", opts: "rw,delegate_progs=any", want: masks{spec.KindProgs: ^uint64(0)}},
-		{name: "nothing delegated", opts: "rw,relatime", want: masks{}},
+		{name: "any", opts: "rw,delegate_progs=any", want: spec.Masks{spec.KindProgs: ^uint64(0)}},
+		{name: "nothing delegated", opts: "rw,relatime", want: spec.Masks{}},
 		{name: "a name spec does not know", opts: "rw,delegate_maps=array:fancy_new_map", wantErr: "delegate_maps=array:fancy_new_map"},
 	}
 	for _, tt := range tests {

@@ -90,8 +90,8 @@ func (p *probeResults) kind(k spec.Kind) map[string]string {
 }
 
 // masks returns the bits whose probe passed.
-func (p *probeResults) masks() masks {
-	var m masks
+func (p *probeResults) masks() spec.Masks {
+	var m spec.Masks
 	for _, k := range spec.Kinds {
 		for name, o := range p.kind(k) {
 			if bit, ok := k.Value(name); ok && passed(o) {

@@ -15,7 +15,7 @@ import (
 // counts only when the command and the type (and for programs the expected
 // attach type) are delegated; without it, unprivileged BPF decides.
 type fakeKernel struct {
-	delegated    masks
+	delegated    spec.Masks
 	netAdmin     bool // CAP_NET_ADMIN in the token's user namespace
 	unprivileged bool // kernel.unprivileged_bpf_disabled=0
 	calls        int
@@ -30,13 +30,13 @@ func names(k spec.Kind, ns ...string) uint64 {
 }
 
 func (f *fakeKernel) tokenAllows(token int, cmd string) bool {
-	return token >= 0 && f.delegated.has(spec.KindCmds, mustValue(spec.KindCmds, cmd))
+	return token >= 0 && f.delegated.Has(spec.KindCmds, mustValue(spec.KindCmds, cmd))
 }
 
 func (f *fakeKernel) mapCreate(token int, a bpfsys.MapAttr) error {
 	f.calls++
 	name, _ := spec.KindMaps.Name(uint(a.Type))
-	if !f.tokenAllows(token, "map_create") || !f.delegated.has(spec.KindMaps, uint(a.Type)) {
+	if !f.tokenAllows(token, "map_create") || !f.delegated.Has(spec.KindMaps, uint(a.Type)) {
 		if f.unprivileged && name == "array" {
 			return nil
 		}
@@ -60,7 +60,7 @@ func (f *fakeKernel) progLoad(token int, p, a uint32) error {
 	if slices.Contains(untestableProgs, name) {
 		return unix.EPERM
 	}
-	if !f.tokenAllows(token, "prog_load") || !f.delegated.has(spec.KindProgs, uint(p)) || !f.delegated.has(spec.KindAttachs, uint(a)) {
+	if !f.tokenAllows(token, "prog_load") || !f.delegated.Has(spec.KindProgs, uint(p)) || !f.delegated.Has(spec.KindAttachs, uint(a)) {
 		if f.unprivileged && name == "socket_filter" {
 			return nil
 		}
@@ -106,7 +106,7 @@ func TestProbeToken(t *testing.T) {
 	}{
 		{
 			name: "tokencount's delegation",
-			kernel: fakeKernel{delegated: masks{
+			kernel: fakeKernel{delegated: spec.Masks{
 				spec.KindCmds:    names(spec.KindCmds, "map_create", "prog_load"),
 				spec.KindMaps:    names(spec.KindMaps, "array"),
 				spec.KindProgs:   names(spec.KindProgs, "socket_filter"),
@@ -129,7 +129,7 @@ func TestProbeToken(t *testing.T) {
 		},
 		{
 			name: "maps without map_create, programs without attach types",
-			kernel: fakeKernel{delegated: masks{
+			kernel: fakeKernel{delegated: spec.Masks{
 				spec.KindCmds:  names(spec.KindCmds, "prog_load", "btf_load"),
 				spec.KindMaps:  names(spec.KindMaps, "array", "hash"),
 				spec.KindProgs: names(spec.KindProgs, "socket_filter"),
@@ -141,7 +141,7 @@ func TestProbeToken(t *testing.T) {
 		},
 		{
 			name: "xdp with its own attach type, without CAP_NET_ADMIN, and tracing",
-			kernel: fakeKernel{delegated: masks{
+			kernel: fakeKernel{delegated: spec.Masks{
 				spec.KindCmds:    names(spec.KindCmds, "prog_load"),
 				spec.KindProgs:   names(spec.KindProgs, "xdp", "tracing"),
 				spec.KindAttachs: names(spec.KindAttachs, "xdp", "trace_fentry"),
@@ -155,7 +155,7 @@ func TestProbeToken(t *testing.T) {
 		},
 		{
 			name: "cgroup_sock alone: attach type 0 cannot be tested",
-			kernel: fakeKernel{delegated: masks{
+			kernel: fakeKernel{delegated: spec.Masks{
 				spec.KindCmds:    names(spec.KindCmds, "prog_load"),
 				spec.KindProgs:   names(spec.KindProgs, "cgroup_sock"),
 				spec.KindAttachs: names(spec.KindAttachs, "cgroup_inet_ingress", "cgroup_inet_sock_create"),
@@ -168,7 +168,7 @@ func TestProbeToken(t *testing.T) {
 		},
 		{
 			name: "cgroup_sock tested with another attach type than the pair's 0",
-			kernel: fakeKernel{delegated: masks{
+			kernel: fakeKernel{delegated: spec.Masks{
 				spec.KindCmds:    names(spec.KindCmds, "prog_load"),
 				spec.KindProgs:   names(spec.KindProgs, "socket_filter", "cgroup_sock"),
 				spec.KindAttachs: names(spec.KindAttachs, "cgroup_inet_ingress", "cgroup_inet_sock_create"),
@@ -181,7 +181,7 @@ func TestProbeToken(t *testing.T) {
 		},
 		{
 			name: "unprivileged BPF enabled: what works without a token proves nothing",
-			kernel: fakeKernel{unprivileged: true, netAdmin: true, delegated: masks{
+			kernel: fakeKernel{unprivileged: true, netAdmin: true, delegated: spec.Masks{
 				spec.KindCmds:    names(spec.KindCmds, "map_create", "prog_load"),
 				spec.KindMaps:    names(spec.KindMaps, "array", "sockmap", "hash_of_maps"),
 				spec.KindProgs:   names(spec.KindProgs, "socket_filter", "xdp"),
@@ -235,7 +235,7 @@ func attachNamesForTest() []string {
 }
 
 func TestProbeMasksAgreeWithDelegation(t *testing.T) {
-	d := masks{
+	d := spec.Masks{
 		spec.KindCmds:    names(spec.KindCmds, "map_create", "prog_load", "btf_load"),
 		spec.KindMaps:    names(spec.KindMaps, "array", "hash_of_maps"),
 		spec.KindProgs:   names(spec.KindProgs, "socket_filter", "tracing"),

@@ -63,12 +63,12 @@ func (r *result) report() report {
 		rep.Warnings = []string{}
 	}
 	rep.Token.OK, rep.Token.Errno, rep.Token.Error = r.tokenOK, r.tokenErrno, r.tokenError
-	var granted masks // nothing without a token
+	var granted spec.Masks // nothing without a token
 	if r.tokenOK {
 		granted = r.granted
 	}
-	rep.Cmds, rep.Maps, rep.Progs, rep.Attachs = granted.names(spec.KindCmds), granted.names(spec.KindMaps),
-		granted.names(spec.KindProgs), granted.names(spec.KindAttachs)
+	rep.Cmds, rep.Maps, rep.Progs, rep.Attachs = granted.Names(spec.KindCmds), granted.Names(spec.KindMaps),
+		granted.Names(spec.KindProgs), granted.Names(spec.KindAttachs)
 	if r.mount != nil {
 		rep.Mount = r.mountReport()
 	}
@@ -77,12 +77,12 @@ func (r *result) report() report {
 
 func (r *result) mountReport() *mountReport {
 	m := &mountReport{Options: r.mount.SuperOpts}
-	var mm masks
+	var mm spec.Masks
 	if r.mountMasks != nil {
 		mm = *r.mountMasks
 	}
-	m.Cmds, m.Maps, m.Progs, m.Attachs = mm.names(spec.KindCmds), mm.names(spec.KindMaps),
-		mm.names(spec.KindProgs), mm.names(spec.KindAttachs)
+	m.Cmds, m.Maps, m.Progs, m.Attachs = mm.Names(spec.KindCmds), mm.Names(spec.KindMaps),
+		mm.Names(spec.KindProgs), mm.Names(spec.KindAttachs)
 	if r.info != nil && r.mountMasks != nil {
 		same := len(compareMasks(*r.info, *r.mountMasks, "")) == 0
 		m.MatchesToken = &same

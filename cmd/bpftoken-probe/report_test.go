@@ -20,7 +20,7 @@ func containerEnv() environment {
 }
 
 func tokenResult() *result {
-	m := masks{
+	m := spec.Masks{
 		spec.KindCmds:    names(spec.KindCmds, "map_create", "prog_load"),
 		spec.KindMaps:    names(spec.KindMaps, "array", "ringbuf"),
 		spec.KindProgs:   names(spec.KindProgs, "socket_filter"),

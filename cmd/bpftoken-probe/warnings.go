@@ -13,12 +13,12 @@ import (
 // commandWarnings points out types delegated without the command that uses
 // them: the kernel ignores a token that lacks the command, so the types are
 // unusable. (spec.DelegationWarnings covers the other surprises.)
-func commandWarnings(m masks) []string {
+func commandWarnings(m spec.Masks) []string {
 	var w []string
-	if m[spec.KindMaps] != 0 && !m.has(spec.KindCmds, mustValue(spec.KindCmds, "map_create")) {
+	if m[spec.KindMaps] != 0 && !m.Has(spec.KindCmds, mustValue(spec.KindCmds, "map_create")) {
 		w = append(w, "map types are delegated but not the map_create command, so no map can be created with the token: add it (bpf.token/cmds=map_create)")
 	}
-	if m[spec.KindProgs] != 0 && !m.has(spec.KindCmds, mustValue(spec.KindCmds, "prog_load")) {
+	if m[spec.KindProgs] != 0 && !m.Has(spec.KindCmds, mustValue(spec.KindCmds, "prog_load")) {
 		w = append(w, "program types are delegated but not the prog_load command, so no program can be loaded with the token: add it (bpf.token/cmds=prog_load)")
 	}
 	return w
@@ -40,8 +40,8 @@ func mustValue(k spec.Kind, name string) uint {
 // without attach type 0, "any" grants. The hook judges a container's config;
 // here the config is this process's effective set and the delegation found.
 // Without a capget answer it leaves the capabilities out.
-func specWarnings(env environment, m masks) []string {
-	d := spec.Delegation{Cmds: m[spec.KindCmds], Maps: m[spec.KindMaps], Progs: m[spec.KindProgs], Attachs: m[spec.KindAttachs]}
+func specWarnings(env environment, m spec.Masks) []string {
+	d := spec.Delegation{Masks: m}
 	if env.Caps == nil {
 		return spec.DelegationWarnings(d)
 	}
@@ -81,11 +81,11 @@ func libbpfPathWarning(path, source string, env string, envSet bool) string {
 }
 
 // compareMasks names the kinds on which two sources disagree, in one line
-// per kind. Mount masks may say "any" for every known bit (sameDelegation).
-func compareMasks(token, mount masks, mountPoint string) []string {
+// per kind. Mount masks may say "any" for every known bit (Kind.SameDelegation).
+func compareMasks(token, mount spec.Masks, mountPoint string) []string {
 	var w []string
 	for _, k := range spec.Kinds {
-		if !sameDelegation(k, token[k], mount[k]) {
+		if !k.SameDelegation(token[k], mount[k]) {
 			w = append(w, fmt.Sprintf("the token info and the mount options of %s disagree on %s: token %q, mount %q",
 				mountPoint, k, k.FormatMask(token[k]), k.FormatMask(mount[k])))
 		}
@@ -99,10 +99,10 @@ func compareMasks(token, mount masks, mountPoint string) []string {
 // type is one only when the refusal cannot come from elsewhere: with the
 // command delegated (for maps), with some program loading at all (for
 // programs and attach types), and with every capability a type may need.
-func compareProbes(p *probeResults, ref masks, refName string, env environment) []string {
+func compareProbes(p *probeResults, ref spec.Masks, refName string, env environment) []string {
 	allCaps := env.hasCap("CAP_NET_ADMIN") && env.hasCap("CAP_PERFMON")
 	canTest := map[spec.Kind]bool{
-		spec.KindMaps:    ref.has(spec.KindCmds, mustValue(spec.KindCmds, "map_create")),
+		spec.KindMaps:    ref.Has(spec.KindCmds, mustValue(spec.KindCmds, "map_create")),
 		spec.KindProgs:   p.ProgPair != "",
 		spec.KindAttachs: p.ProgPair != "",
 	}
@@ -114,7 +114,7 @@ func compareProbes(p *probeResults, ref masks, refName string, env environment) 
 			if !ok || !p.tested(k, name) {
 				continue
 			}
-			switch delegated := ref.has(k, bit); {
+			switch delegated := ref.Has(k, bit); {
 			case passed(o) && !delegated:
 				extra = append(extra, name)
 			case !passed(o) && delegated && canTest[k] && allCaps:
@@ -147,14 +147,14 @@ var cgroupAttachProgs = []string{
 // and could attach to them. The hook and the plugin refuse these types to a
 // container in the host's cgroup namespace unless a policy rule allows it
 // (hostCgroupNamespace); this catches the rest.
-func cgroupNSWarning(ns cgroupNSState, m masks) string {
+func cgroupNSWarning(ns cgroupNSState, m spec.Masks) string {
 	if ns.Cgroup == "" || ns.Private {
 		return ""
 	}
 	progs := delegatedProgs(m, cgroupAttachProgs)
 	// The kernel checks the expected attach type against delegate_attachs
 	// when loading, so an lsm program reaches cgroups only with lsm_cgroup.
-	if m.has(spec.KindProgs, mustValue(spec.KindProgs, "lsm")) && m.has(spec.KindAttachs, mustValue(spec.KindAttachs, "lsm_cgroup")) {
+	if m.Has(spec.KindProgs, mustValue(spec.KindProgs, "lsm")) && m.Has(spec.KindAttachs, mustValue(spec.KindAttachs, "lsm_cgroup")) {
 		progs = append(progs, "lsm (with lsm_cgroup)")
 	}
 	if len(progs) == 0 {
@@ -169,10 +169,10 @@ func cgroupNSWarning(ns cgroupNSState, m masks) string {
 
 // delegatedProgs returns the names among names whose program type m
 // delegates, in the order of names.
-func delegatedProgs(m masks, names []string) []string {
+func delegatedProgs(m spec.Masks, names []string) []string {
 	var out []string
 	for _, n := range names {
-		if m.has(spec.KindProgs, mustValue(spec.KindProgs, n)) {
+		if m.Has(spec.KindProgs, mustValue(spec.KindProgs, n)) {
 			out = append(out, n)
 		}
 	}

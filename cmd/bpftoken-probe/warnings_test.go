@@ -20,7 +20,7 @@ func missingFrom(lines []string, wants []string) string {
 
 func TestSpecAndCommandWarnings(t *testing.T) {
 	allCaps := environment{Caps: map[string]bool{"CAP_BPF": true, "CAP_NET_ADMIN": true, "CAP_PERFMON": true}}
-	tokencount := masks{
+	tokencount := spec.Masks{
 		spec.KindCmds:    names(spec.KindCmds, "map_create", "prog_load"),
 		spec.KindMaps:    names(spec.KindMaps, "array"),
 		spec.KindProgs:   names(spec.KindProgs, "socket_filter"),
@@ -29,7 +29,7 @@ func TestSpecAndCommandWarnings(t *testing.T) {
 	tests := []struct {
 		name  string
 		env   environment
-		m     masks
+		m     spec.Masks
 		want  []string // substrings that must appear
 		count int      // number of warnings
 	}{
@@ -37,7 +37,7 @@ func TestSpecAndCommandWarnings(t *testing.T) {
 		{
 			name: "socket_filter without attach type 0",
 			env:  allCaps,
-			m: masks{spec.KindCmds: names(spec.KindCmds, "prog_load"),
+			m: spec.Masks{spec.KindCmds: names(spec.KindCmds, "prog_load"),
 				spec.KindProgs: names(spec.KindProgs, "socket_filter")},
 			want:  []string{"lacks cgroup_inet_ingress"},
 			count: 1,
@@ -45,14 +45,14 @@ func TestSpecAndCommandWarnings(t *testing.T) {
 		{
 			name:  "any maps",
 			env:   allCaps,
-			m:     masks{spec.KindCmds: names(spec.KindCmds, "map_create"), spec.KindMaps: ^uint64(0)},
+			m:     spec.Masks{spec.KindCmds: names(spec.KindCmds, "map_create"), spec.KindMaps: ^uint64(0)},
 			want:  []string{"bpf.token/maps=any"},
 			count: 1,
 		},
 		{
 			name: "types without their command",
 			env:  allCaps,
-			m: masks{spec.KindMaps: names(spec.KindMaps, "array"), spec.KindProgs: names(spec.KindProgs, "xdp"),
+			m: spec.Masks{spec.KindMaps: names(spec.KindMaps, "array"), spec.KindProgs: names(spec.KindProgs, "xdp"),
 				spec.KindAttachs: names(spec.KindAttachs, "cgroup_inet_ingress")},
 			want:  []string{"not the map_create command", "bpf.token/cmds=map_create", "not the prog_load command", "bpf.token/cmds=prog_load"},
 			count: 2,
@@ -60,12 +60,12 @@ func TestSpecAndCommandWarnings(t *testing.T) {
 		{
 			name:  "no CAP_BPF, no CAP_NET_ADMIN for xdp",
 			env:   environment{Caps: map[string]bool{}},
-			m:     masks{spec.KindCmds: names(spec.KindCmds, "prog_load"), spec.KindProgs: names(spec.KindProgs, "xdp"), spec.KindAttachs: 1},
+			m:     spec.Masks{spec.KindCmds: names(spec.KindCmds, "prog_load"), spec.KindProgs: names(spec.KindProgs, "xdp"), spec.KindAttachs: 1},
 			want:  []string{"lacks CAP_BPF", "--cap-add BPF", "lacks CAP_NET_ADMIN", "[xdp]"},
 			count: 2,
 		},
 		{name: "capabilities unknown: not blamed", env: environment{}, m: tokencount, count: 0},
-		{name: "nothing known but the capabilities", env: environment{Caps: map[string]bool{}}, m: masks{},
+		{name: "nothing known but the capabilities", env: environment{Caps: map[string]bool{}}, m: spec.Masks{},
 			want: []string{"lacks CAP_BPF"}, count: 1},
 	}
 	for _, tt := range tests {
@@ -134,15 +134,15 @@ func TestCompareMasks(t *testing.T) {
 	known := spec.KindMaps.KnownMask()
 	tests := []struct {
 		name         string
-		token, mount masks
+		token, mount spec.Masks
 		want         []string
 	}{
-		{name: "equal", token: masks{spec.KindMaps: 4}, mount: masks{spec.KindMaps: 4}},
-		{name: "mount any, token all 64 bits", token: masks{spec.KindMaps: ^uint64(0)}, mount: masks{spec.KindMaps: ^uint64(0)}},
-		{name: "mount any, token every known bit", token: masks{spec.KindMaps: known}, mount: masks{spec.KindMaps: ^uint64(0)}},
-		{name: "mount any, token less", token: masks{spec.KindMaps: known &^ 4}, mount: masks{spec.KindMaps: ^uint64(0)},
+		{name: "equal", token: spec.Masks{spec.KindMaps: 4}, mount: spec.Masks{spec.KindMaps: 4}},
+		{name: "mount any, token all 64 bits", token: spec.Masks{spec.KindMaps: ^uint64(0)}, mount: spec.Masks{spec.KindMaps: ^uint64(0)}},
+		{name: "mount any, token every known bit", token: spec.Masks{spec.KindMaps: known}, mount: spec.Masks{spec.KindMaps: ^uint64(0)}},
+		{name: "mount any, token less", token: spec.Masks{spec.KindMaps: known &^ 4}, mount: spec.Masks{spec.KindMaps: ^uint64(0)},
 			want: []string{`disagree on maps: token "unspec:hash:`}},
-		{name: "different", token: masks{spec.KindProgs: 2}, mount: masks{spec.KindProgs: 64},
+		{name: "different", token: spec.Masks{spec.KindProgs: 2}, mount: spec.Masks{spec.KindProgs: 64},
 			want: []string{`disagree on progs: token "socket_filter", mount "xdp"`}},
 	}
 	for _, tt := range tests {
@@ -159,7 +159,7 @@ func TestCompareMasks(t *testing.T) {
 }
 
 func TestCompareProbes(t *testing.T) {
-	ref := masks{
+	ref := spec.Masks{
 		spec.KindCmds:    names(spec.KindCmds, "map_create", "prog_load"),
 		spec.KindMaps:    names(spec.KindMaps, "array", "sockmap"),
 		spec.KindProgs:   names(spec.KindProgs, "socket_filter"),
@@ -215,11 +215,11 @@ func TestCompareProbes(t *testing.T) {
 func TestCgroupNSWarning(t *testing.T) {
 	hostNS := cgroupNSState{Cgroup: "/system.slice/libpod-1a2b.scope"}
 	ownNS := cgroupNSState{Private: true, Cgroup: "/"}
-	progs := func(ns ...string) masks {
-		return masks{spec.KindCmds: names(spec.KindCmds, "prog_load"), spec.KindProgs: names(spec.KindProgs, ns...),
+	progs := func(ns ...string) spec.Masks {
+		return spec.Masks{spec.KindCmds: names(spec.KindCmds, "prog_load"), spec.KindProgs: names(spec.KindProgs, ns...),
 			spec.KindAttachs: names(spec.KindAttachs, "cgroup_inet_ingress")}
 	}
-	withAttach := func(m masks, attach string) masks {
+	withAttach := func(m spec.Masks, attach string) spec.Masks {
 		m[spec.KindAttachs] |= names(spec.KindAttachs, attach)
 		return m
 	}
@@ -227,7 +227,7 @@ func TestCgroupNSWarning(t *testing.T) {
 	tests := []struct {
 		name string
 		ns   cgroupNSState
-		m    masks
+		m    spec.Masks
 		want []string // nil: no warning
 	}{
 		{name: "host's namespace, cgroup_skb", ns: hostNS, m: progs("socket_filter", "cgroup_skb"),
@@ -235,7 +235,7 @@ func TestCgroupNSWarning(t *testing.T) {
 		{name: "host's namespace, every cgroup type", ns: hostNS,
 			m:    progs("cgroup_skb", "cgroup_sock", "cgroup_sock_addr", "sock_ops", "cgroup_device", "cgroup_sysctl", "cgroup_sockopt"),
 			want: []string{"(cgroup_skb, cgroup_sock, cgroup_sock_addr, sock_ops, cgroup_device, cgroup_sysctl, cgroup_sockopt)", warned}},
-		{name: "host's namespace, any program type", ns: hostNS, m: masks{spec.KindProgs: ^uint64(0)},
+		{name: "host's namespace, any program type", ns: hostNS, m: spec.Masks{spec.KindProgs: ^uint64(0)},
 			want: []string{"(cgroup_skb, cgroup_sock, cgroup_sock_addr, sock_ops, cgroup_device, cgroup_sysctl, cgroup_sockopt)"}},
 		{name: "host's namespace, lsm with lsm_cgroup", ns: hostNS, m: withAttach(progs("lsm"), "lsm_cgroup"),
 			want: []string{"(lsm (with lsm_cgroup))", warned}},
@@ -284,7 +284,7 @@ func TestHostTracingWarning(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := masks{spec.KindCmds: names(spec.KindCmds, "prog_load"), spec.KindProgs: names(spec.KindProgs, tt.progs...),
+			m := spec.Masks{spec.KindCmds: names(spec.KindCmds, "prog_load"), spec.KindProgs: names(spec.KindProgs, tt.progs...),
 				spec.KindAttachs: names(spec.KindAttachs, "cgroup_inet_ingress")}
 			r := &result{tokenOK: true, info: &m, granted: m, env: tt.env}
 			got := r.collectWarnings()

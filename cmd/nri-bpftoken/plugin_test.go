@@ -118,7 +118,7 @@ func TestCreateContainer(t *testing.T) {
 				t.Errorf("%s = %q, want %q (adjustment %v)", spec.LibbpfTokenPathEnv, gotEnv, tt.wantEnv, adj)
 			}
 			d, err := p.decide(pod, c)
-			if err != nil || (d != nil) != (tt.wantMask != 0) || (d != nil && d.Maps != tt.wantMask) {
+			if err != nil || (d != nil) != (tt.wantMask != 0) || (d != nil && d.Masks[spec.KindMaps] != tt.wantMask) {
 				t.Errorf("decide = %+v, %v; want maps %#x", d, err, tt.wantMask)
 			}
 		})

@@ -24,7 +24,7 @@ var ErrNoTokenSupport = errors.New("kernel does not support BPF token delegation
 // were mixed in one string.
 func Create(fsfd int, d spec.Delegation) (int, error) {
 	for _, k := range spec.Kinds {
-		mask := d.Mask(k)
+		mask := d.Masks[k]
 		if mask == 0 {
 			continue
 		}

@@ -281,7 +281,7 @@ func verify(e *mountinfo.Entry, d spec.Delegation) error {
 // checkDelegation compares the delegate options the kernel shows with d.
 func checkDelegation(e *mountinfo.Entry, d spec.Delegation) error {
 	for _, k := range spec.Kinds {
-		want := d.Mask(k)
+		want := d.Masks[k]
 		shown, ok := e.SuperOpt(k.MountOption())
 		if !ok {
 			if want == 0 {
@@ -291,40 +291,16 @@ func checkDelegation(e *mountinfo.Entry, d spec.Delegation) error {
 			// 6.9 mounts happily and delegates nothing.
 			return fmt.Errorf("%w: %s missing from the mount (%s)", ErrNoTokenSupport, k.MountOption(), e.SuperOpts)
 		}
-		got, known := parseShownMask(k, shown)
-		if !known {
-			// Names newer than our table: the kernel took the hex mask we
-			// sent, so it cannot have changed it.
+		got, err := k.ParseList(shown)
+		if errors.Is(err, spec.ErrUnknownName) {
+			// A kernel newer than our tables shows names we do not know;
+			// it took the hex mask we sent, so it cannot have changed it.
 			continue
 		}
-		if got == want || (got == ^uint64(0) && want&k.KnownMask() == k.KnownMask()) {
+		if err == nil && k.SameDelegation(got, want) {
 			continue
 		}
 		return fmt.Errorf("%w: %s is %q, expected %q", ErrVerify, k.MountOption(), shown, k.FormatMask(want))
 	}
 	return nil
-}
-
-// parseShownMask reads a delegate option as the kernel prints it: "any",
-// names separated by ':', and a hex number for bits without a name.
-func parseShownMask(k spec.Kind, shown string) (mask uint64, known bool) {
-	for _, item := range strings.Split(shown, ":") {
-		switch {
-		case item == "any":
-			mask = ^uint64(0)
-		case strings.HasPrefix(item, "0x"):
-			var v uint64
-			if _, err := fmt.Sscanf(item, "0x%x", &v); err != nil {
-				return 0, false
-			}
-			mask |= v
-		default:
-			bit, ok := k.Value(item)
-			if !ok {
-				return 0, false
-			}
-			mask |= 1 << bit
-		}
-	}
-	return mask, true
 }

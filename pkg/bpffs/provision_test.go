@@ -34,7 +34,7 @@ func TestProvision(t *testing.T) { mountSources(t, testProvision) }
 func testProvision(t *testing.T) {
 	pid := testenv.StartInUserNS(t)
 	rootfs := t.TempDir()
-	d := spec.Delegation{Cmds: 1, Maps: 1 << 2, Path: "/a/b/bpf"}
+	d := spec.Delegation{Masks: spec.Masks{spec.KindCmds: 1, spec.KindMaps: 1 << 2}, Path: "/a/b/bpf"}
 
 	res, err := bpffs.Provision(context.Background(), bpffs.Target{Pid: pid, Rootfs: rootfs, Delegation: d})
 	if err != nil {
@@ -66,7 +66,7 @@ func testProvision(t *testing.T) {
 		t.Errorf("second Provision = %+v, %v; want the same mount, already mounted", again, err)
 	}
 	other := d
-	other.Cmds = 3
+	other.Masks[spec.KindCmds] = 3
 	if _, err := bpffs.Provision(context.Background(), bpffs.Target{Pid: pid, Rootfs: rootfs, Delegation: other}); !errors.Is(err, bpffs.ErrOtherMount) {
 		t.Errorf("Provision of another delegation over it = %v, want ErrOtherMount", err)
 	}
@@ -87,7 +87,7 @@ func testProvisionRefusesSharedMount(t *testing.T) {
 	if out, err := share.CombinedOutput(); err != nil {
 		t.Fatalf("make the rootfs a shared mount: %v: %s", err, out)
 	}
-	d := spec.Delegation{Cmds: 1, Path: "/new1/new2/bpf"}
+	d := spec.Delegation{Masks: spec.Masks{spec.KindCmds: 1}, Path: "/new1/new2/bpf"}
 	_, err := bpffs.Provision(context.Background(), bpffs.Target{Pid: pid, Rootfs: rootfs, Delegation: d})
 	if !errors.Is(err, bpffs.ErrSharedMount) {
 		t.Fatalf("Provision on a shared mount = %v, want ErrSharedMount", err)
@@ -107,7 +107,7 @@ func statUID(st os.FileInfo) int {
 func TestProvisionBoundsResolveRetries(t *testing.T) {
 	pid := testenv.StartInUserNS(t)
 	bpffs.RaceEveryResolve(t)
-	d := spec.Delegation{Cmds: 1, Path: "/sys/fs/bpf"}
+	d := spec.Delegation{Masks: spec.Masks{spec.KindCmds: 1}, Path: "/sys/fs/bpf"}
 	done := make(chan error, 1)
 	go func() {
 		_, err := bpffs.Provision(context.Background(), bpffs.Target{Pid: pid, Rootfs: t.TempDir(), Delegation: d})
@@ -148,7 +148,7 @@ func TestProvisionGivesUpOnAHungVolume(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = bpffs.ProvisionIn(ctx, ns, bpffs.Target{Rootfs: rootfs, Delegation: spec.Delegation{Cmds: 1, Path: "/sys/fs/bpf"}})
+	_, err = bpffs.ProvisionIn(ctx, ns, bpffs.Target{Rootfs: rootfs, Delegation: spec.Delegation{Masks: spec.Masks{spec.KindCmds: 1}, Path: "/sys/fs/bpf"}})
 	if !errors.Is(err, userns.ErrGaveUp) {
 		t.Fatalf("Provision through a hung volume = %v, want ErrGaveUp", err)
 	}

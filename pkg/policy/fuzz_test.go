@@ -24,7 +24,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		d := spec.Delegation{Cmds: 1, Maps: ^uint64(0), Path: spec.DefaultPath}
+		d := spec.Delegation{Masks: spec.Masks{spec.KindCmds: 1, spec.KindMaps: ^uint64(0)}, Path: spec.DefaultPath}
 		for _, w := range []Workload{{}, {Namespace: "ns", Container: "c", Image: "i", Annotations: map[string]string{"k": "v"}}} {
 			if err := p.Check(w, d); err != nil && strings.Contains(err.Error(), "\n") {
 				t.Fatalf("Check message is not one line: %q", err)

@@ -99,7 +99,7 @@ type Match struct {
 
 // Allow holds the ceilings of a rule.
 type Allow struct {
-	Masks [len(spec.Kinds)]uint64 // indexed by spec.Kind
+	Masks spec.Masks
 	Paths []string
 	// Any allows requests that say "any", and bits this build has no name
 	// for (which a later kernel may give to anything).
@@ -343,7 +343,7 @@ func (p *Policy) Check(w Workload, d spec.Delegation) error {
 func (r *Rule) over(d spec.Delegation) []string {
 	var over []string
 	for _, k := range spec.Kinds {
-		req, ceiling := d.Mask(k), r.Allow.Masks[k]
+		req, ceiling := d.Masks[k], r.Allow.Masks[k]
 		if req == ^uint64(0) {
 			switch {
 			case !r.Allow.Any:
@@ -382,7 +382,7 @@ func (p *Policy) cgroupGuard(rule *Rule, w Workload, d spec.Delegation) error {
 	}
 	// Bits this build has no name for may be a later kernel's cgroup
 	// program types.
-	progs := d.Progs & (spec.CgroupProgMask() | ^spec.KindProgs.KnownMask())
+	progs := d.Masks[spec.KindProgs] & (spec.CgroupProgMask() | ^spec.KindProgs.KnownMask())
 	if progs == 0 {
 		return nil
 	}

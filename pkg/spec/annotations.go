@@ -57,40 +57,8 @@ var validAnnotationKeys = []string{AnnotationCmds, AnnotationMaps, AnnotationPro
 
 // Delegation is what a container asked for.
 type Delegation struct {
-	Cmds, Maps, Progs, Attachs uint64
-	Path                       string // cleaned absolute path inside the container
-}
-
-// Mask returns the mask for k, 0 for an invalid Kind.
-func (d Delegation) Mask(k Kind) uint64 {
-	switch k {
-	case KindCmds:
-		return d.Cmds
-	case KindMaps:
-		return d.Maps
-	case KindProgs:
-		return d.Progs
-	case KindAttachs:
-		return d.Attachs
-	}
-	return 0
-}
-
-// SetMask sets the mask for k. It panics on an invalid Kind: silently
-// dropping a mask would mount a bpffs that delegates less than intended.
-func (d *Delegation) SetMask(k Kind, m uint64) {
-	switch k {
-	case KindCmds:
-		d.Cmds = m
-	case KindMaps:
-		d.Maps = m
-	case KindProgs:
-		d.Progs = m
-	case KindAttachs:
-		d.Attachs = m
-	default:
-		panic(fmt.Sprintf("spec: SetMask with invalid %v", k))
-	}
+	Masks Masks
+	Path  string // cleaned absolute path inside the container
 }
 
 // String renders d on one line for logs, e.g.
@@ -99,7 +67,7 @@ func (d *Delegation) SetMask(k Kind, m uint64) {
 func (d Delegation) String() string {
 	var parts []string
 	for _, k := range Kinds {
-		if m := d.Mask(k); m != 0 {
+		if m := d.Masks[k]; m != 0 {
 			parts = append(parts, k.String()+"="+k.FormatMask(m))
 		}
 	}
@@ -304,7 +272,7 @@ func ParseAnnotations(ann map[string]string) (*Delegation, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.SetMask(k, mask)
+		d.Masks[k] = mask
 		requested = requested || hasItems(value)
 	}
 
@@ -323,7 +291,7 @@ func ParseAnnotations(ann map[string]string) (*Delegation, error) {
 			Detail: "is set but no delegate key is"}
 	case !requested:
 		return nil, &AnnotationError{Key: firstDelegate, Err: ErrNoDelegation, Detail: "is empty"}
-	case d.Cmds|d.Maps|d.Progs|d.Attachs == 0:
+	case d.Masks == Masks{}:
 		// Only numbers can do this ("0", "0x0"). The mount would work, but
 		// BPF_TOKEN_CREATE fails with ENOENT on a bpffs that delegates nothing.
 		return nil, &AnnotationError{Key: firstDelegate, Err: ErrNoDelegation,

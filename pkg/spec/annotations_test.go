@@ -197,22 +197,22 @@ func TestParseAnnotations(t *testing.T) {
 		{"no bpf.token keys", map[string]string{"io.kubernetes.cri.container-type": "container"}, nil},
 		{"other case prefix is not ours", map[string]string{"BPF.TOKEN/maps": "hsh"}, nil},
 		{"similar prefix is not ours", map[string]string{"bpf.tokens/maps": "hsh", "bpf.token": "x"}, nil},
-		{"full", full, &Delegation{Cmds: maskOf(0, 5, 18), Maps: maskOf(2, 27), Progs: maskOf(1), Attachs: maskOf(0), Path: DefaultPath}},
-		{"one key", map[string]string{AnnotationMaps: "hash"}, &Delegation{Maps: maskOf(1), Path: DefaultPath}},
+		{"full", full, &Delegation{Masks: Masks{KindCmds: maskOf(0, 5, 18), KindMaps: maskOf(2, 27), KindProgs: maskOf(1), KindAttachs: maskOf(0)}, Path: DefaultPath}},
+		{"one key", map[string]string{AnnotationMaps: "hash"}, &Delegation{Masks: Masks{KindMaps: maskOf(1)}, Path: DefaultPath}},
 		{"with path", map[string]string{AnnotationProgs: "xdp", AnnotationPath: "/run/bpf"},
-			&Delegation{Progs: maskOf(6), Path: "/run/bpf"}},
+			&Delegation{Masks: Masks{KindProgs: maskOf(6)}, Path: "/run/bpf"}},
 		{"empty path is default", map[string]string{AnnotationProgs: "xdp", AnnotationPath: ""},
-			&Delegation{Progs: maskOf(6), Path: DefaultPath}},
+			&Delegation{Masks: Masks{KindProgs: maskOf(6)}, Path: DefaultPath}},
 		{"path is cleaned", map[string]string{AnnotationProgs: "xdp", AnnotationPath: "//run//bpf/./x/"},
-			&Delegation{Progs: maskOf(6), Path: "/run/bpf/x"}},
+			&Delegation{Masks: Masks{KindProgs: maskOf(6)}, Path: "/run/bpf/x"}},
 		{"one empty key beside a set one", map[string]string{AnnotationCmds: "", AnnotationMaps: "hash"},
-			&Delegation{Maps: maskOf(1), Path: DefaultPath}},
+			&Delegation{Masks: Masks{KindMaps: maskOf(1)}, Path: DefaultPath}},
 		{"zero number beside a name", map[string]string{AnnotationCmds: "0", AnnotationMaps: "hash"},
-			&Delegation{Maps: maskOf(1), Path: DefaultPath}},
+			&Delegation{Masks: Masks{KindMaps: maskOf(1)}, Path: DefaultPath}},
 		{"any everywhere", map[string]string{AnnotationCmds: "any", AnnotationMaps: "any", AnnotationProgs: "any", AnnotationAttachs: "any"},
-			&Delegation{Cmds: ^uint64(0), Maps: ^uint64(0), Progs: ^uint64(0), Attachs: ^uint64(0), Path: DefaultPath}},
+			&Delegation{Masks: Masks{KindCmds: ^uint64(0), KindMaps: ^uint64(0), KindProgs: ^uint64(0), KindAttachs: ^uint64(0)}, Path: DefaultPath}},
 		{"numbers", map[string]string{AnnotationCmds: "0x21", AnnotationAttachs: "1"},
-			&Delegation{Cmds: maskOf(0, 5), Attachs: maskOf(0), Path: DefaultPath}},
+			&Delegation{Masks: Masks{KindCmds: maskOf(0, 5), KindAttachs: maskOf(0)}, Path: DefaultPath}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -497,31 +497,17 @@ func TestFormatMaskRoundTrip(t *testing.T) {
 }
 
 func TestDelegation(t *testing.T) {
-	var d Delegation
-	for i, k := range Kinds {
-		d.SetMask(k, uint64(i+1))
-	}
-	want := Delegation{Cmds: 1, Maps: 2, Progs: 3, Attachs: 4}
-	if d != want {
-		t.Errorf("after SetMask: %+v, want %+v", d, want)
-	}
-	for i, k := range Kinds {
-		if got := d.Mask(k); got != uint64(i+1) {
-			t.Errorf("Mask(%v) = %d", k, got)
-		}
-	}
-
 	tests := []struct {
 		d    Delegation
 		want string
 	}{
 		{Delegation{}, ""},
-		{Delegation{Cmds: maskOf(0, 5), Maps: maskOf(2), Progs: maskOf(1), Attachs: maskOf(0), Path: DefaultPath},
+		{Delegation{Masks: Masks{KindCmds: maskOf(0, 5), KindMaps: maskOf(2), KindProgs: maskOf(1), KindAttachs: maskOf(0)}, Path: DefaultPath},
 			"cmds=map_create:prog_load maps=array progs=socket_filter attachs=cgroup_inet_ingress path=/sys/fs/bpf"},
-		{Delegation{Maps: ^uint64(0), Path: "/x"}, "maps=any path=/x"},
-		{Delegation{Attachs: maskOf(63)}, "attachs=0x8000000000000000"},
-		{Delegation{Progs: maskOf(6), Path: "/a b"}, `progs=xdp path="/a b"`},
-		{Delegation{Progs: maskOf(6), Path: "/a\nb"}, `progs=xdp path="/a\nb"`},
+		{Delegation{Masks: Masks{KindMaps: ^uint64(0)}, Path: "/x"}, "maps=any path=/x"},
+		{Delegation{Masks: Masks{KindAttachs: maskOf(63)}}, "attachs=0x8000000000000000"},
+		{Delegation{Masks: Masks{KindProgs: maskOf(6)}, Path: "/a b"}, `progs=xdp path="/a b"`},
+		{Delegation{Masks: Masks{KindProgs: maskOf(6)}, Path: "/a\nb"}, `progs=xdp path="/a\nb"`},
 	}
 	for _, tt := range tests {
 		if got := tt.d.String(); got != tt.want {

@@ -21,7 +21,7 @@ func ExampleParseAnnotations() {
 	}
 	fmt.Println(d)
 	// The kernel gets numbers, never names: see Kind.FormatMask.
-	fmt.Printf("%s=0x%x\n", spec.KindMaps.MountOption(), d.Maps)
+	fmt.Printf("%s=0x%x\n", spec.KindMaps.MountOption(), d.Masks[spec.KindMaps])
 
 	// A typo in a key is an error, not a silently missing permission.
 	_, err = spec.ParseAnnotations(map[string]string{"bpf.token/prog": "xdp"})

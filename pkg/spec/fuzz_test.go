@@ -115,11 +115,11 @@ func checkFuzzDelegation(t *testing.T, ann map[string]string, d *Delegation) {
 	if d == nil {
 		t.Fatal("nil Delegation without error")
 	}
-	if d.Cmds|d.Maps|d.Progs|d.Attachs == 0 {
+	if d.Masks == (Masks{}) {
 		t.Fatalf("success without any delegated bit: %v", *d)
 	}
 	for _, k := range Kinds {
-		mask := d.Mask(k)
+		mask := d.Masks[k]
 		value, set := ann[k.AnnotationKey()]
 		want := uint64(0)
 		if set {

@@ -31,24 +31,24 @@ func TestForContainer(t *testing.T) {
 	}{
 		{name: "nothing asked", pod: map[string]string{"other": "x"}, container: "web"},
 		{name: "pod-wide", pod: podWide, container: "web",
-			want: &Delegation{Cmds: 1, Maps: 1 << 2, Path: DefaultPath}},
+			want: &Delegation{Masks: Masks{KindCmds: 1, KindMaps: 1 << 2}, Path: DefaultPath}},
 		{name: "per-container JSON replaces pod-wide",
 			pod:       with(podWide, "bpf.token/container.web", `{"cmds":"prog_load","progs":["socket_filter"],"attachs":"cgroup_inet_ingress","path":"/run/bpf"}`),
 			container: "web",
-			want:      &Delegation{Cmds: 1 << 5, Progs: 1 << 1, Attachs: 1, Path: "/run/bpf"}},
+			want:      &Delegation{Masks: Masks{KindCmds: 1 << 5, KindProgs: 1 << 1, KindAttachs: 1}, Path: "/run/bpf"}},
 		{name: "per-container YAML",
 			pod:       with(nil, "bpf.token/container.web", "cmds: map_create:btf_load\nmaps: [array, hash]\n"),
 			container: "web",
-			want:      &Delegation{Cmds: 1 | 1<<18, Maps: 1<<1 | 1<<2, Path: DefaultPath}},
+			want:      &Delegation{Masks: Masks{KindCmds: 1 | 1<<18, KindMaps: 1<<1 | 1<<2}, Path: DefaultPath}},
 		{name: "other container keeps pod-wide",
 			pod:       with(podWide, "bpf.token/container.web", `{"cmds":"prog_load"}`),
 			container: "sidecar",
-			want:      &Delegation{Cmds: 1, Maps: 1 << 2, Path: DefaultPath}},
+			want:      &Delegation{Masks: Masks{KindCmds: 1, KindMaps: 1 << 2}, Path: DefaultPath}},
 		{name: "opt-out", pod: with(podWide, "bpf.token/container.web", " none "), container: "web"},
 		{name: "only another container asks", pod: with(nil, "bpf.token/container.web", `{"cmds":"prog_load"}`), container: "sidecar"},
 		{name: "container's own annotations win",
 			pod: podWide, ctr: map[string]string{"bpf.token/cmds": "btf_load"}, container: "web",
-			want: &Delegation{Cmds: 1 << 18, Path: DefaultPath}},
+			want: &Delegation{Masks: Masks{KindCmds: 1 << 18}, Path: DefaultPath}},
 		{name: "bad name in per-container map",
 			pod:       with(nil, "bpf.token/container.web", `{"maps":"hsh"}`),
 			container: "web", wantErr: ErrUnknownName,
@@ -89,21 +89,21 @@ func TestForContainer(t *testing.T) {
 			pod:       with(nil, "bpf.token/container.web", "cmds: !!binary bWFwX2NyZWF0ZQ==\n"),
 			container: "web", wantErr: ErrBadContainerValue, wantMsg: []string{"uses a YAML tag"}},
 		{name: "core tag", pod: with(nil, "bpf.token/container.web", "cmds: !!str map_create\nmaps: !!seq [array]\n"),
-			container: "web", want: &Delegation{Cmds: 1, Maps: 1 << 2, Path: DefaultPath}},
+			container: "web", want: &Delegation{Masks: Masks{KindCmds: 1, KindMaps: 1 << 2}, Path: DefaultPath}},
 		// & and * mean nothing inside a string or a comment, nor inside a
 		// plain scalar once it has started.
 		{name: "JSON strings with & and *",
 			pod:       with(nil, "bpf.token/container.web", `{"cmds":"map_create","path":"/run/*bpf&","maps":["array"]}`),
-			container: "web", want: &Delegation{Cmds: 1, Maps: 1 << 2, Path: "/run/*bpf&"}},
+			container: "web", want: &Delegation{Masks: Masks{KindCmds: 1, KindMaps: 1 << 2}, Path: "/run/*bpf&"}},
 		{name: "YAML plain and quoted scalars with & and *",
 			pod:       with(nil, "bpf.token/container.web", "cmds: 'map_create'  # &a *a <<: !t\npath: /run/bpf*&x\nmaps: \"&array\"\n"),
 			container: "web", wantErr: ErrUnknownName, wantMsg: []string{"field maps", `"&array"`}},
 		{name: "YAML plain path with & and *",
 			pod:       with(nil, "bpf.token/container.web", "cmds: 'map_create'  # &a *a <<: !t\npath: /run/bpf*&x\n"),
-			container: "web", want: &Delegation{Cmds: 1, Path: "/run/bpf*&x"}},
+			container: "web", want: &Delegation{Masks: Masks{KindCmds: 1}, Path: "/run/bpf*&x"}},
 		{name: "block scalar with & and *",
 			pod:       with(nil, "bpf.token/container.web", "cmds: >-\n  map_create\npath: |-\n  /run/&*\n"),
-			container: "web", want: &Delegation{Cmds: 1, Path: "/run/&*"}},
+			container: "web", want: &Delegation{Masks: Masks{KindCmds: 1}, Path: "/run/&*"}},
 		{name: "a key spelled with &", pod: with(nil, "bpf.token/container.web", `{"cmds":"map_create","&a":"*a"}`),
 			container: "web", wantErr: ErrBadContainerValue, wantMsg: []string{`unknown field "&a"`}},
 		{name: "nested list: the decoder's own error",
@@ -117,7 +117,7 @@ func TestForContainer(t *testing.T) {
 			container: "web", wantErr: ErrBadContainerValue, wantMsg: []string{"has too many items", "more than 1024"}},
 		{name: "as many items as a real value may have",
 			pod:       with(nil, "bpf.token/container.web", "cmds: ["+strings.Repeat("map_create,", 1000)+"map_create]"),
-			container: "web", want: &Delegation{Cmds: 1, Path: DefaultPath}},
+			container: "web", want: &Delegation{Masks: Masks{KindCmds: 1}, Path: DefaultPath}},
 		{name: "bad pod-wide key", pod: with(nil, "bpf.token/prog", "xdp"), container: "web",
 			wantErr: ErrUnknownKey, wantMsg: []string{"bpf.token/prog", "bpf.token/progs"}},
 	}
@@ -336,7 +336,7 @@ func FuzzForContainer(f *testing.F) {
 			t.Fatalf("%d-byte value cost %d bytes", len(value), cost)
 		}
 		if err == nil {
-			if d != nil && d.Cmds|d.Maps|d.Progs|d.Attachs == 0 {
+			if d != nil && d.Masks == (Masks{}) {
 				t.Fatalf("success without any delegated bit: %v", *d)
 			}
 			return

@@ -91,10 +91,10 @@ func Warnings(cfg *specs.Spec, d Delegation) []string {
 		}
 	}
 	need("CAP_BPF", "creating a BPF token needs")
-	if progs := delegatedAmong(d.Progs, netAdminProgs); len(progs) > 0 {
+	if progs := delegatedAmong(d.Masks[KindProgs], netAdminProgs); len(progs) > 0 {
 		need("CAP_NET_ADMIN", fmt.Sprintf("loading the delegated program types %v needs", progs))
 	}
-	if progs := delegatedAmong(d.Progs, perfmonProgs); len(progs) > 0 {
+	if progs := delegatedAmong(d.Masks[KindProgs], perfmonProgs); len(progs) > 0 {
 		need("CAP_PERFMON", fmt.Sprintf("loading the delegated program types %v needs", progs))
 	}
 	if cfg.Linux != nil && seccompBlocksBPF(cfg.Linux.Seccomp) {
@@ -110,16 +110,16 @@ func DelegationWarnings(d Delegation) []string {
 	var out []string
 	// The kernel checks a program's expected attach type against
 	// delegate_attachs too, and most program types are loaded with 0.
-	if d.Progs != 0 && d.Attachs&1 == 0 {
+	if d.Masks[KindProgs] != 0 && !d.Masks.Has(KindAttachs, 0) {
 		out = append(out, AnnotationAttachs+" lacks cgroup_inet_ingress (attach type 0), which every program loaded without an expected attach type needs (socket_filter, kprobe, tracepoint, xdp without BPF_XDP, ...): add it to "+AnnotationAttachs)
 	}
 	// A token's capabilities count in the container's user namespace, but
 	// these programs' hooks are not namespaced: the grant is host-wide.
-	if progs := delegatedAmong(d.Progs, hostTracingProgs); len(progs) > 0 {
+	if progs := delegatedAmong(d.Masks[KindProgs], hostTracingProgs); len(progs) > 0 {
 		out = append(out, fmt.Sprintf("%s delegates %s: with CAP_PERFMON in the container's user namespace these programs observe the whole host, not only this container", AnnotationProgs, strings.Join(progs, ", ")))
 	}
 	for _, k := range Kinds {
-		if d.Mask(k) == ^uint64(0) {
+		if d.Masks[k] == ^uint64(0) {
 			out = append(out, fmt.Sprintf("%s=any delegates every %s this kernel has and any a future kernel adds: list the ones the workload needs", k.AnnotationKey(), k))
 		}
 	}

@@ -16,8 +16,8 @@ func TestWarnings(t *testing.T) {
 		cfg.Linux = &specs.Linux{Seccomp: s}
 		return cfg
 	}
-	socketFilter := Delegation{Cmds: 1, Progs: 1 << 1, Attachs: 1}
-	xdpAndKprobe := Delegation{Cmds: 1, Progs: 1<<6 | 1<<2, Attachs: 1}
+	socketFilter := Delegation{Masks: Masks{KindCmds: 1, KindProgs: 1 << 1, KindAttachs: 1}}
+	xdpAndKprobe := Delegation{Masks: Masks{KindCmds: 1, KindProgs: 1<<6 | 1<<2, KindAttachs: 1}}
 	const hostWide = "bpf.token/progs delegates "
 	tests := []struct {
 		name string
@@ -30,13 +30,13 @@ func TestWarnings(t *testing.T) {
 		{"no CAP_BPF", withCaps("CAP_NET_ADMIN"), socketFilter, []string{"--cap-add BPF"}},
 		{"net and tracing programs", withCaps("CAP_BPF"), xdpAndKprobe, []string{"CAP_NET_ADMIN", "CAP_PERFMON", hostWide + "kprobe: "}},
 		{"net and tracing programs with caps", withCaps("CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON"), xdpAndKprobe, []string{hostWide + "kprobe: "}},
-		{"host-wide tracing", withCaps("CAP_BPF", "CAP_PERFMON"), Delegation{Progs: 1<<17 | 1<<24 | 1<<26 | 1<<5 | 1<<7, Attachs: 1},
+		{"host-wide tracing", withCaps("CAP_BPF", "CAP_PERFMON"), Delegation{Masks: Masks{KindProgs: 1<<17 | 1<<24 | 1<<26 | 1<<5 | 1<<7, KindAttachs: 1}},
 			[]string{hostWide + "tracepoint, perf_event, raw_tracepoint, raw_tracepoint_writable, tracing: with CAP_PERFMON in the container's user namespace these programs observe the whole host, not only this container"}},
-		{"lsm, struct_ops and ext are not tracing", withCaps("CAP_BPF", "CAP_PERFMON"), Delegation{Progs: 1<<27 | 1<<28 | 1<<29, Attachs: 1}, nil},
-		{"any program type", withCaps("CAP_BPF"), Delegation{Progs: ^uint64(0), Attachs: 1},
+		{"lsm, struct_ops and ext are not tracing", withCaps("CAP_BPF", "CAP_PERFMON"), Delegation{Masks: Masks{KindProgs: 1<<27 | 1<<28 | 1<<29, KindAttachs: 1}}, nil},
+		{"any program type", withCaps("CAP_BPF"), Delegation{Masks: Masks{KindProgs: ^uint64(0), KindAttachs: 1}},
 			[]string{"CAP_NET_ADMIN", "CAP_PERFMON", hostWide + "kprobe, tracepoint, perf_event, raw_tracepoint, raw_tracepoint_writable, tracing: ", "bpf.token/progs=any"}},
-		{"program types without attach type 0", withCaps("CAP_BPF"), Delegation{Progs: 1 << 1}, []string{"lacks cgroup_inet_ingress"}},
-		{"any map and attach type", withCaps("CAP_BPF"), Delegation{Maps: ^uint64(0), Attachs: ^uint64(0)}, []string{"bpf.token/maps=any", "bpf.token/attachs=any"}},
+		{"program types without attach type 0", withCaps("CAP_BPF"), Delegation{Masks: Masks{KindProgs: 1 << 1}}, []string{"lacks cgroup_inet_ingress"}},
+		{"any map and attach type", withCaps("CAP_BPF"), Delegation{Masks: Masks{KindMaps: ^uint64(0), KindAttachs: ^uint64(0)}}, []string{"bpf.token/maps=any", "bpf.token/attachs=any"}},
 		{"seccomp default deny, bpf not listed", withSeccomp(&specs.LinuxSeccomp{
 			DefaultAction: specs.ActErrno,
 			Syscalls:      []specs.LinuxSyscall{{Names: []string{"read", "write"}, Action: specs.ActAllow}},

@@ -35,8 +35,8 @@ func runPlugin(standinBin, delegate string, n int, goal float64) error {
 			return err
 		}
 		for _, k := range spec.Kinds {
-			if m := parsed.Mask(k); m != 0 {
-				d.SetMask(k, m)
+			if m := parsed.Masks[k]; m != 0 {
+				d.Masks[k] = m
 			}
 		}
 	}
