@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/bpfsys"
+	"github.com/nri-bpftoken/nri-bpftoken/internal/procfs"
 )
 
 // environment is what, besides the bpffs, decides whether this process can
@@ -19,7 +20,7 @@ type environment struct {
 	UserNS  userNSState     `json:"userns"`
 	// CgroupNS says whether this process has a cgroup namespace of its own.
 	CgroupNS cgroupNSState `json:"cgroupns"`
-	// Lockdown is /sys/kernel/security/lockdown ("[none] integrity
+	// Lockdown is procfs.LockdownFile ("[none] integrity
 	// confidentiality"), empty when the file is absent.
 	Lockdown string `json:"lockdown,omitempty"`
 	errs     []error
@@ -48,7 +49,7 @@ type cgroupNSState struct {
 
 type userNSState struct {
 	Initial bool   `json:"initial"`
-	UIDMap  string `json:"uid_map"` // the lines of /proc/self/uid_map, whitespace collapsed, joined by "; "
+	UIDMap  string `json:"uid_map"` // the lines of /proc/self/uid_map, "inside outside count" each, joined by "; "
 }
 
 // checkedCaps are the capabilities that decide what a token holder may do:
@@ -78,24 +79,24 @@ func readEnvironment() environment {
 	if err != nil {
 		env.errs = append(env.errs, fmt.Errorf("seccomp mode unknown: %w", err))
 	}
-	mode, _ := statusField(string(status), "Seccomp")
+	mode, _ := procfs.Field(string(status), "Seccomp")
 	fd, err := bpfsys.Raw(invalidBPFCmd)
 	if err == nil {
 		unix.Close(fd) // no kernel returns an fd for it, but do not leak one
 	}
 	env.Seccomp = classifySeccomp(mode, err)
-	if uidMap, err := os.ReadFile("/proc/self/uid_map"); err != nil {
+	if uidMap, err := procfs.ReadUIDMap(procfs.Self); err != nil {
 		env.errs = append(env.errs, fmt.Errorf("user namespace unknown: %w", err))
 	} else {
-		env.UserNS = parseUIDMap(string(uidMap))
+		env.UserNS = userNSOf(uidMap)
 	}
 	if b, err := os.ReadFile("/proc/self/cgroup"); err != nil {
 		env.errs = append(env.errs, fmt.Errorf("cgroup namespace unknown: %w", err))
 	} else {
 		env.CgroupNS = parseProcCgroup(string(b))
 	}
-	if b, err := os.ReadFile("/sys/kernel/security/lockdown"); err == nil {
-		env.Lockdown = strings.TrimSpace(string(b))
+	if lockdown, err := procfs.ReadLockdown(); err == nil {
+		env.Lockdown = lockdown
 	}
 	return env
 }
@@ -114,16 +115,6 @@ func effectiveCaps() (map[string]bool, error) {
 		caps[c.name] = eff&(1<<c.bit) != 0
 	}
 	return caps, nil
-}
-
-// statusField returns the value of "Key:\tvalue" in /proc/self/status.
-func statusField(status, key string) (string, bool) {
-	for _, line := range strings.Split(status, "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && k == key {
-			return strings.TrimSpace(v), true
-		}
-	}
-	return "", false
 }
 
 // classifySeccomp combines the Seccomp field of /proc/self/status with the
@@ -145,19 +136,14 @@ func classifySeccomp(statusMode string, err error) seccompState {
 	return s
 }
 
-// parseUIDMap tells the initial user namespace by its identity map of every
-// uid; any other map belongs to a namespace some runtime created.
-func parseUIDMap(s string) userNSState {
-	var lines []string
-	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
-		if f := strings.Fields(l); len(f) > 0 {
-			lines = append(lines, strings.Join(f, " "))
-		}
+// userNSOf tells the initial user namespace by its uid map (procfs.IsInitial);
+// any other map belongs to a namespace some runtime created.
+func userNSOf(uidMap []procfs.IDMap) userNSState {
+	lines := make([]string, len(uidMap))
+	for i, m := range uidMap {
+		lines[i] = fmt.Sprintf("%d %d %d", m.Inside, m.Outside, m.Count)
 	}
-	return userNSState{
-		Initial: len(lines) == 1 && lines[0] == "0 0 4294967295",
-		UIDMap:  strings.Join(lines, "; "),
-	}
+	return userNSState{Initial: procfs.IsInitial(uidMap), UIDMap: strings.Join(lines, "; ")}
 }
 
 // parseProcCgroup reads /proc/self/cgroup ("hierarchy:controllers:path"

@@ -4,25 +4,9 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
-)
 
-func TestStatusField(t *testing.T) {
-	status := "Name:\tbpftoken-probe\nCapEff:\t000000c000000000\nSeccomp:\t2\nSeccomp_filters:\t1\n"
-	tests := []struct {
-		key, want string
-		ok        bool
-	}{
-		{"Seccomp", "2", true},
-		{"Seccomp_filters", "1", true},
-		{"CapEff", "000000c000000000", true},
-		{"NoSuch", "", false},
-	}
-	for _, tt := range tests {
-		if got, ok := statusField(status, tt.key); got != tt.want || ok != tt.ok {
-			t.Errorf("statusField(%q) = %q, %v; want %q, %v", tt.key, got, ok, tt.want, tt.ok)
-		}
-	}
-}
+	"github.com/nri-bpftoken/nri-bpftoken/internal/procfs"
+)
 
 func TestClassifySeccomp(t *testing.T) {
 	tests := []struct {
@@ -60,8 +44,12 @@ func TestParseUIDMap(t *testing.T) {
 		{"", userNSState{}},
 	}
 	for _, tt := range tests {
-		if got := parseUIDMap(tt.in); got != tt.want {
-			t.Errorf("parseUIDMap(%q) = %+v, want %+v", tt.in, got, tt.want)
+		uidMap, err := procfs.ParseIDMap(tt.in)
+		if err != nil {
+			t.Fatalf("ParseIDMap(%q): %v", tt.in, err)
+		}
+		if got := userNSOf(uidMap); got != tt.want {
+			t.Errorf("userNSOf(%q) = %+v, want %+v", tt.in, got, tt.want)
 		}
 	}
 }

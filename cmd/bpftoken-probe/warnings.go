@@ -5,8 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
+	"github.com/nri-bpftoken/nri-bpftoken/internal/remedy"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
 
@@ -34,24 +33,23 @@ func mustValue(k spec.Kind, name string) uint {
 	return v
 }
 
-// specWarnings reuses the hook's rules (spec.Warnings), so that the probe
-// and the hook say the same thing: CAP_BPF for the token, CAP_NET_ADMIN and
-// CAP_PERFMON for the delegated program types that need them, program types
-// without attach type 0, "any" grants. The hook judges a container's config;
-// here the config is this process's effective set and the delegation found.
-// Without a capget answer it leaves the capabilities out.
+// specWarnings says what the hook says of a container, so that both say the
+// same thing: CAP_BPF for the token, CAP_NET_ADMIN and CAP_PERFMON for the
+// delegated program types that need them (here from this process's
+// effective set; left out without a capget answer), then program types
+// without attach type 0, tracing that sees the whole host, "any" grants.
 func specWarnings(env environment, m spec.Masks) []string {
 	d := spec.Delegation{Masks: m}
 	if env.Caps == nil {
 		return spec.DelegationWarnings(d)
 	}
-	cfg := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
+	var effective []string
 	for _, c := range checkedCaps {
 		if env.Caps[c.name] {
-			cfg.Process.Capabilities.Effective = append(cfg.Process.Capabilities.Effective, c.name)
+			effective = append(effective, c.name)
 		}
 	}
-	return spec.Warnings(cfg, d)
+	return append(remedy.CapWarnings(d, effective), spec.DelegationWarnings(d)...)
 }
 
 // seccompWarning says what blocks bpf(), from the answer to an invalid

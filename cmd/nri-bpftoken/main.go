@@ -26,6 +26,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/cli"
+	"github.com/nri-bpftoken/nri-bpftoken/internal/doctorcli"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/doctor"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/policy"
 )
@@ -33,17 +34,33 @@ import (
 const name = "nri-bpftoken"
 
 func main() {
+	// The doctor's token check re-executes this binary as its stand-in.
+	if doctor.IsStandin(os.Args) {
+		os.Exit(doctor.RunStandin())
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// doctorCommand is the doctor subcommand: the common checks, and the
+// runtime's NRI socket.
+var doctorCommand = doctorcli.Command{
+	Name:     name,
+	Synopsis: " [-socket-path PATH]",
+	Checks:   "the runtime's NRI socket",
+	Flags: func(fs *flag.FlagSet) func() doctor.Options {
+		socketPath := fs.String("socket-path", doctor.DefaultNRISocket, "the runtime's NRI socket to connect to, at `PATH`")
+		return func() doctor.Options { return doctor.Options{NRI: true, NRISocket: *socketPath} }
+	},
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "doctor" {
-		return doctor.Main(doctor.NRIPlugin, name, args[1:], stdout, stderr)
+		return doctorCommand.Main(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: %[1]s [flags]\n       %[1]s doctor [--json] [-socket-path PATH]   check this node (see %[1]s doctor --help)\n\nAn NRI plugin giving containers of user-namespaced pods a delegated bpffs\n(bpf.token/ annotations). Flags:\n", name)
+		fmt.Fprintf(fs.Output(), "Usage: %[1]s [flags]\n       %[2]s   check this node (see %[1]s doctor --help)\n\nAn NRI plugin giving containers of user-namespaced pods a delegated bpffs\n(bpf.token/ annotations). Flags:\n", name, doctorCommand.Usage())
 		fs.PrintDefaults()
 	}
 	pluginName := fs.String("name", name, "plugin name to register with NRI")

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/containerd/nri/pkg/api"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"sigs.k8s.io/yaml"
 
+	"github.com/nri-bpftoken/nri-bpftoken/internal/remedy/engine"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/bpffs"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/policy"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
@@ -138,7 +138,7 @@ func (p *plugin) decide(pod *api.PodSandbox, c *api.Container) (*spec.Delegation
 	if d == nil {
 		return nil, nil
 	}
-	if !hasNamespace(c, specs.UserNamespace) {
+	if !hasNamespace(c, "user") {
 		return nil, fmt.Errorf("%s: bpf.token/ annotations ask for a BPF token, but the %w; a token cannot exist in the host's user namespace: run the pod with hostUsers: false", describe(pod, c), spec.ErrNoUserNamespace)
 	}
 	p.mu.Lock()
@@ -231,7 +231,7 @@ func (p *plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, c *api
 // without what it asked for, whatever the runtime does with the error.
 func (p *plugin) refuseStart(pod *api.PodSandbox, c *api.Container, d *spec.Delegation, init *containerInit, err error) error {
 	if d != nil {
-		err = fmt.Errorf("%s: delegated bpffs at %s: %w", describe(pod, c), spec.Echo(d.Path), err)
+		err = fmt.Errorf("%s: delegated bpffs at %s: %w%s", describe(pod, c), spec.Echo(d.Path), err, engine.Hint(err, "the plugin"))
 	}
 	log := p.log.WithError(err).WithField("container", describe(pod, c))
 	if init != nil {
@@ -287,7 +287,7 @@ const (
 // workloadOf is what the policy's rules select on, from what the runtime
 // itself sets: NRI's fields, and the one image key of that runtime.
 func workloadOf(runtime string, pod *api.PodSandbox, c *api.Container) policy.Workload {
-	w := policy.Workload{Container: c.Name, Annotations: map[string]string{}, PrivateCgroupNamespace: hasNamespace(c, specs.CgroupNamespace)}
+	w := policy.Workload{Container: c.Name, Annotations: map[string]string{}, PrivateCgroupNamespace: hasNamespace(c, "cgroup")}
 	switch {
 	case c.Image != nil && c.Image.Name != "":
 		w.Image = c.Image.Name
@@ -304,17 +304,18 @@ func workloadOf(runtime string, pod *api.PodSandbox, c *api.Container) policy.Wo
 	return w
 }
 
-// hasNamespace reports whether the runtime gives c a namespace of type t
-// of its own: a new one, or one joined by a path that is not the plugin's.
-func hasNamespace(c *api.Container, t specs.LinuxNamespaceType) bool {
+// hasNamespace reports whether the runtime gives c a namespace of kind
+// ("user", "cgroup") of its own.
+func hasNamespace(c *api.Container, kind string) bool {
 	if c.Linux == nil {
 		return false
 	}
-	cfg := &specs.Spec{Linux: &specs.Linux{}}
 	for _, ns := range c.Linux.Namespaces {
-		cfg.Linux.Namespaces = append(cfg.Linux.Namespaces, specs.LinuxNamespace{Type: specs.LinuxNamespaceType(ns.Type), Path: ns.Path})
+		if ns.Type == kind {
+			return userns.PrivateNamespace(kind, ns.Path)
+		}
 	}
-	return spec.PrivateNamespace(cfg, t)
+	return false
 }
 
 // podAnnotations are the pod's annotations; none without a pod.

@@ -11,12 +11,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/cli"
+	"github.com/nri-bpftoken/nri-bpftoken/internal/doctorcli"
+	"github.com/nri-bpftoken/nri-bpftoken/internal/ocibundle"
+	"github.com/nri-bpftoken/nri-bpftoken/internal/procfs"
+	"github.com/nri-bpftoken/nri-bpftoken/internal/remedy"
+	"github.com/nri-bpftoken/nri-bpftoken/internal/remedy/engine"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/bpffs"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/doctor"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/policy"
@@ -31,7 +38,7 @@ const name = "bpftoken-oci-hook"
 const hookTimeout = 10 * time.Second
 
 const usage = `Usage: %[1]s [flags]
-       %[1]s doctor [--json] [--hooks-dir DIR]... [--policy FILE]   check this node (see %[1]s doctor --help)
+       %[2]s   check this node (see %[1]s doctor --help)
 
 An OCI createRuntime hook: reads the container state on stdin and, when the
 container has bpf.token/ annotations, mounts a bpffs delegating the requested
@@ -53,17 +60,50 @@ Flags:
 `
 
 func main() {
+	// The doctor's token check re-executes this binary as its stand-in.
+	if doctor.IsStandin(os.Args) {
+		os.Exit(doctor.RunStandin())
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// doctorCommand is the doctor subcommand: the common checks, and the
+// hooks.d JSON that makes podman and CRI-O run this hook, and its policy.
+var doctorCommand = doctorcli.Command{
+	Name:     name,
+	Synopsis: " [--hooks-dir DIR]... [--policy FILE]",
+	Checks:   "the hooks.d JSON that makes podman and CRI-O run this hook, and its policy",
+	Flags: func(fs *flag.FlagSet) func() doctor.Options {
+		var hooksDirs dirList
+		fs.Var(&hooksDirs, "hooks-dir", "also read hooks.d JSON files from `DIR` (repeatable), after "+strings.Join(doctor.DefaultHooksDirs, " and "))
+		policyFile := fs.String("policy", "", "the policy file the hook is given with --policy (default: "+policy.DefaultPath+")")
+		return func() doctor.Options {
+			return doctor.Options{Hook: true, HooksDirs: append(slices.Clone(doctor.DefaultHooksDirs), hooksDirs...), HookPolicy: *policyFile}
+		}
+	},
+}
+
+// dirList is a repeatable directory flag.
+type dirList []string
+
+func (l *dirList) String() string { return strings.Join(*l, ",") }
+
+func (l *dirList) Set(v string) error {
+	if v == "" {
+		return errors.New("empty directory")
+	}
+	*l = append(*l, v)
+	return nil
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "doctor" {
-		return doctor.Main(doctor.OCIHook, name, args[1:], stdout, stderr)
+		return doctorCommand.Main(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), usage, name)
+		fmt.Fprintf(fs.Output(), usage, name, doctorCommand.Usage())
 		fs.PrintDefaults()
 	}
 	policyFile := fs.String("policy", "", "the admin's policy file (default: "+policy.DefaultPath+" when it exists; without one, the hook grants a podman container what the admin's annotations ask, and refuses containers from other runtimes)")
@@ -124,7 +164,7 @@ func (h *hook) warn(id, msg string) {
 
 func (h *hook) run(stdin io.Reader) error {
 	start := time.Now()
-	st, err := spec.ReadState(stdin)
+	st, err := ocibundle.ReadState(stdin)
 	if err != nil {
 		return err
 	}
@@ -137,11 +177,11 @@ func (h *hook) run(stdin io.Reader) error {
 		h.log.Debug("no bpf.token/ annotation; nothing to do")
 		return nil
 	}
-	cfg, err := spec.LoadConfig(st.Bundle)
+	cfg, err := ocibundle.LoadConfig(st.Bundle)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
-	ann := spec.Annotations(st, cfg)
+	ann := ocibundle.Annotations(st, cfg)
 	src, err := sourceOf(st, ann)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
@@ -158,7 +198,7 @@ func (h *hook) run(stdin io.Reader) error {
 		return nil
 	}
 	h.log = h.log.WithField("delegation", d.String())
-	if err := spec.CheckUserNamespace(cfg); err != nil {
+	if err := ocibundle.CheckUserNamespace(cfg); err != nil {
 		return fmt.Errorf("container %s: bpf.token/ annotations ask for a BPF token, but the %w; a token cannot exist in the host's user namespace: run it with a user namespace (podman: --userns=auto or --uidmap 0:100000:65536; Kubernetes: hostUsers: false)", id, err)
 	}
 	// The policy is read only for containers that ask: the others pay nothing.
@@ -170,7 +210,7 @@ func (h *hook) run(stdin io.Reader) error {
 		return fmt.Errorf("container %s: bpf.token/ annotations ask for a BPF token, but %s", id, noPolicyCRI)
 	}
 	w := src.workload()
-	w.PrivateCgroupNamespace = spec.PrivateNamespace(cfg, specs.CgroupNamespace)
+	w.PrivateCgroupNamespace = privateNamespace(cfg, specs.CgroupNamespace)
 	if err := pol.Check(w, *d); err != nil {
 		var ce *policy.CgroupNamespaceError
 		if errors.As(err, &ce) && src.podman != nil {
@@ -178,13 +218,17 @@ func (h *hook) run(stdin io.Reader) error {
 		}
 		return fmt.Errorf("container %s: %w", id, err)
 	}
-	for _, w := range spec.Warnings(cfg, *d) {
+	warnings := remedy.CapWarnings(*d, ocibundle.EffectiveCaps(cfg))
+	if ocibundle.SeccompBlocksBPF(cfg) {
+		warnings = append(warnings, remedy.SeccompBlocksBPF)
+	}
+	for _, w := range append(warnings, spec.DelegationWarnings(*d)...) {
 		h.warn(id, w)
 	}
 	if st.Pid <= 0 {
 		return fmt.Errorf("container %s: the state on stdin has no pid: run this hook at stage createRuntime", id)
 	}
-	rootfs, err := spec.RootPath(st.Bundle, cfg)
+	rootfs, err := ocibundle.RootPath(st.Bundle, cfg)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", id, err)
 	}
@@ -205,7 +249,7 @@ func (h *hook) run(stdin io.Reader) error {
 	// container's mount namespace and stays there. Only logging follows.
 	res, err := bpffs.ProvisionHere(ctx, bpffs.Target{Pid: st.Pid, Rootfs: rootfs, Delegation: *d, Expect: expectedUserNS(cfg)})
 	if err != nil {
-		return fmt.Errorf("container %s: delegated bpffs at %s: %w%s", id, d.Path, err, hint(err))
+		return fmt.Errorf("container %s: delegated bpffs at %s: %w%s", id, d.Path, err, engine.Hint(err, "the hook"))
 	}
 	h.log.WithFields(logrus.Fields{
 		"mount_id":        res.MountID,
@@ -221,6 +265,17 @@ func (h *hook) loadPolicy() (*policy.Policy, error) {
 		return policy.LoadDefault()
 	}
 	return policy.Load(h.policyFile)
+}
+
+// privateNamespace reports whether config.json gives the container a
+// namespace of type t of its own.
+func privateNamespace(cfg *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range cfg.Linux.Namespaces {
+		if ns.Type == t {
+			return userns.PrivateNamespace(string(t), ns.Path)
+		}
+	}
+	return false
 }
 
 // expectedUserNS is the user namespace config.json gives the container:
@@ -239,32 +294,13 @@ func expectedUserNS(cfg *specs.Spec) userns.Expect {
 }
 
 // idMaps converts config.json's mappings; none (nil) checks nothing.
-func idMaps(in []specs.LinuxIDMapping) []userns.IDMap {
+func idMaps(in []specs.LinuxIDMapping) []procfs.IDMap {
 	if len(in) == 0 {
 		return nil
 	}
-	out := make([]userns.IDMap, 0, len(in))
+	out := make([]procfs.IDMap, 0, len(in))
 	for _, m := range in {
-		out = append(out, userns.IDMap{Inside: m.ContainerID, Outside: m.HostID, Count: m.Size})
+		out = append(out, procfs.IDMap{Inside: m.ContainerID, Outside: m.HostID, Count: m.Size})
 	}
 	return out
-}
-
-// hint says what to do about the errors a user can cause or fix.
-func hint(err error) string {
-	switch {
-	case errors.Is(err, userns.ErrHostUserNamespace):
-		return "; a token cannot exist in the host's user namespace: run the container with a user namespace (podman: --userns=auto)"
-	case errors.Is(err, userns.ErrNoProcess):
-		return "; the container's process exited before the hook ran"
-	case errors.Is(err, bpffs.ErrNoTokenSupport):
-		return "; BPF tokens need Linux >= 6.9 with bpffs (CONFIG_BPF_SYSCALL)"
-	case errors.Is(err, bpffs.ErrNotDirectory):
-		return "; set bpf.token/path to a directory, or to a path the image does not have"
-	case errors.Is(err, userns.ErrUnexpectedUserNamespace):
-		return "; the pid the runtime passed is not this container's process (reused, or a runtime fault): nothing was mounted"
-	case errors.Is(err, bpffs.ErrPossibleAttack):
-		return "; something in the container renames directories while the hook resolves the path: nothing was mounted"
-	}
-	return ""
 }

@@ -1,7 +1,7 @@
 // Package cli holds what the two binaries share on their command line: the
-// common flags (--version, --log-level, --log-file) and the logger they set
-// up. Its one constraint: a bad flag is one line on stderr and exit code 2,
-// as for every other usage error.
+// common flags (--version, --log-level, --log-file), the parse of a flag set
+// (Parse) and the logger they set up. Its one constraint: a bad flag is one
+// line on stderr and exit code 2, as for every other usage error.
 package cli
 
 import (
@@ -38,6 +38,20 @@ func AddCommon(fs *flag.FlagSet, name, defaultLevel, logFileHelp string) *Common
 // Parse parses args. done is true when the program should exit with code:
 // after --help or --version (0), or a usage error (2).
 func (c *Common) Parse(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, done bool) {
+	if code, done := Parse(fs, args, stdout); done {
+		return code, true
+	}
+	if *c.version {
+		fmt.Fprintf(stdout, "%s %s\n", c.name, version.Version)
+		return 0, true
+	}
+	return 0, false
+}
+
+// Parse parses args with fs, whose output is stderr. done is true when the
+// program should exit with code: after --help, which prints the usage on
+// stdout (0), or a usage error, which fs has reported (2).
+func Parse(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, done bool) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
@@ -45,10 +59,6 @@ func (c *Common) Parse(fs *flag.FlagSet, args []string, stdout io.Writer) (code 
 			return 0, true
 		}
 		return 2, true
-	}
-	if *c.version {
-		fmt.Fprintf(stdout, "%s %s\n", c.name, version.Version)
-		return 0, true
 	}
 	return 0, false
 }

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/mountinfo"
+	"github.com/nri-bpftoken/nri-bpftoken/internal/procfs"
 	"github.com/nri-bpftoken/nri-bpftoken/internal/testenv"
 )
 
@@ -41,7 +41,8 @@ func TestStatMatchesMountinfo(t *testing.T) {
 		}
 		got, err := mountinfo.Stat(st.Mnt_id)
 		if errors.Is(err, mountinfo.ErrNoStatmount) {
-			testenv.Unavailable(t, fmt.Sprintf("kernel %s: %v (needs Linux 6.15)", kernelRelease(), err))
+			release, _ := procfs.KernelRelease()
+			testenv.Unavailable(t, fmt.Sprintf("kernel %s: %v (needs Linux 6.15)", release, err))
 		}
 		if err != nil {
 			t.Fatalf("Stat(%s): %v", want.MountPoint, err)
@@ -75,10 +76,4 @@ func TestStatUnknownMount(t *testing.T) {
 	if _, err := mountinfo.Stat(1 << 62); !errors.Is(err, unix.ENOENT) {
 		t.Fatalf("Stat(1<<62) = %v, want ENOENT", err)
 	}
-}
-
-func kernelRelease() string {
-	var u unix.Utsname
-	_ = unix.Uname(&u)
-	return strings.TrimRight(string(u.Release[:]), "\x00")
 }

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nri-bpftoken/nri-bpftoken/internal/procfs"
 )
 
 // RequireEnv is the variable that turns skips of privileged tests into
@@ -51,31 +51,17 @@ func whyNot() string {
 	if os.Geteuid() != 0 {
 		return "not running as root"
 	}
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return fmt.Sprintf("uname: %v", err)
+	release, err := procfs.KernelRelease()
+	if err != nil {
+		return err.Error()
 	}
-	release := unix.ByteSliceToString(u.Release[:])
-	if !atLeast(release, 6, 9) {
+	if !procfs.KernelAtLeast(release, 6, 9) {
 		return fmt.Sprintf("kernel %s has no BPF tokens (needs 6.9)", release)
 	}
-	if data, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && strings.TrimSpace(string(data)) == "0" {
+	if limit, err := procfs.Sysctl("user.max_user_namespaces"); err == nil && limit == "0" {
 		return "user namespaces are disabled (user.max_user_namespaces=0)"
 	}
 	return ""
-}
-
-func atLeast(release string, major, minor int) bool {
-	parts := strings.SplitN(release, ".", 3)
-	if len(parts) < 2 {
-		return false
-	}
-	ma, err1 := strconv.Atoi(parts[0])
-	mi, err2 := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return ma > major || (ma == major && mi >= minor)
 }
 
 // ContainerProcAttr makes a started process look like a container's init:

@@ -10,6 +10,10 @@ import (
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
 
+// ErrNotPrivileged means the caller may not delegate: only CAP_SYS_ADMIN in
+// the host's (the initial) user namespace sets delegate options.
+var ErrNotPrivileged = errors.New("delegating bpf() needs CAP_SYS_ADMIN in the host's user namespace")
+
 // ErrNoTokenSupport means the kernel cannot delegate bpf() through a bpffs
 // (BPF tokens arrived in Linux 6.9).
 var ErrNoTokenSupport = errors.New("kernel does not support BPF token delegation (needs Linux >= 6.9)")
@@ -34,7 +38,7 @@ func Create(fsfd int, d spec.Delegation) (int, error) {
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
 		if errors.Is(err, unix.EPERM) {
-			return -1, fmt.Errorf("create bpffs superblock: %w: delegating bpf() needs CAP_SYS_ADMIN in the host's user namespace; run the hook as root on the host%s", err, contextLog(fsfd))
+			return -1, fmt.Errorf("create bpffs superblock: %w: %w%s", err, ErrNotPrivileged, contextLog(fsfd))
 		}
 		return -1, fmt.Errorf("create bpffs superblock: %w%s", err, contextLog(fsfd))
 	}

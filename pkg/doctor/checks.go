@@ -1,56 +1,38 @@
 package doctor
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nri-bpftoken/nri-bpftoken/internal/mountinfo"
+	"github.com/nri-bpftoken/nri-bpftoken/internal/procfs"
 )
 
 // Token support arrived in Linux 6.9.
 const minMajor, minMinor = 6, 9
 
 func checkKernel() Result {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
+	release, err := procfs.KernelRelease()
+	if err != nil {
 		return Result{Name: CheckKernel, Verdict: Warn,
-			Detail: fmt.Sprintf("uname: %v", err),
+			Detail: err.Error(),
 			Fix:    "check the kernel version by hand: BPF tokens need Linux >= 6.9"}
 	}
-	return kernelVerdict(unix.ByteSliceToString(u.Release[:]))
-}
-
-// parseKernelVersion reads major and minor from a release string such as
-// "6.18.44-fc-v595" or "6.10-rc1".
-func parseKernelVersion(release string) (major, minor int, ok bool) {
-	majorStr, rest, found := strings.Cut(release, ".")
-	if !found {
-		return 0, 0, false
-	}
-	end := 0
-	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
-		end++
-	}
-	ma, err1 := strconv.Atoi(majorStr)
-	mi, err2 := strconv.Atoi(rest[:end])
-	if err1 != nil || err2 != nil || ma < 0 {
-		return 0, 0, false
-	}
-	return ma, mi, true
+	return kernelVerdict(release)
 }
 
 func kernelVerdict(release string) Result {
-	major, minor, ok := parseKernelVersion(release)
+	_, _, ok := procfs.ParseKernelVersion(release)
 	switch {
 	case !ok:
 		return Result{Name: CheckKernel, Verdict: Warn,
 			Detail: fmt.Sprintf("cannot read a version from kernel release %q", release),
 			Fix:    "check the kernel version by hand: BPF tokens need Linux >= 6.9 (the tokens check below tries them for real)"}
-	case major > minMajor || (major == minMajor && minor >= minMinor):
+	case procfs.KernelAtLeast(release, minMajor, minMinor):
 		return Result{Name: CheckKernel, Verdict: OK,
 			Detail: fmt.Sprintf("Linux %s (BPF tokens need >= %d.%d)", release, minMajor, minMinor)}
 	default:
@@ -81,74 +63,33 @@ func btfVerdict(statErr error) Result {
 		Fix: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distribution kernels are)"}
 }
 
-const (
-	lockdownFile   = "/sys/kernel/security/lockdown"
-	securityfsPath = "/sys/kernel/security"
-)
-
 func checkLockdown(tokens Verdict) Result {
-	data, err := os.ReadFile(lockdownFile)
+	content, err := procfs.ReadLockdown()
 	if err == nil {
-		mode, ok := parseLockdown(string(data))
+		mode, ok := procfs.ParseLockdown(content)
 		if !ok {
 			return Result{Name: CheckLockdown, Verdict: Warn,
-				Detail: fmt.Sprintf("cannot read the lockdown mode from %s (%q)", lockdownFile, strings.TrimSpace(string(data))),
+				Detail: fmt.Sprintf("cannot read the lockdown mode from %s (%q)", procfs.LockdownFile, content),
 				Fix:    "check the lockdown mode by hand: integrity or confidentiality mode restricts bpf()"}
 		}
-		return lockdownVerdict(mode, lockdownFile, tokens)
+		return lockdownVerdict(mode, procfs.LockdownFile, tokens)
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return Result{Name: CheckLockdown, Verdict: Warn,
-			Detail: fmt.Sprintf("read %s: %v", lockdownFile, err),
+			Detail: fmt.Sprintf("read %s: %v", procfs.LockdownFile, err),
 			Fix:    "run the doctor as root, or check the lockdown mode by hand"}
 	}
-	if mounted, _ := isMountPoint(securityfsPath, "securityfs"); mounted {
+	if mounted, _ := isMountPoint(procfs.SecurityFSDir, "securityfs"); mounted {
 		return Result{Name: CheckLockdown, Verdict: OK,
-			Detail: "no " + lockdownFile + ": the kernel has no lockdown LSM"}
+			Detail: "no " + procfs.LockdownFile + ": the kernel has no lockdown LSM"}
 	}
 	// Without securityfs the mode cannot be read; the command line is the
 	// next best witness (Secure Boot may still lock a kernel down by itself).
-	if cmdline, err := os.ReadFile("/proc/cmdline"); err == nil {
-		if mode := cmdlineLockdown(string(cmdline)); mode != "" {
-			return lockdownVerdict(mode, "lockdown= on /proc/cmdline", tokens)
-		}
+	if mode, err := procfs.BootLockdown(); err == nil && mode != "" {
+		return lockdownVerdict(mode, "lockdown= on /proc/cmdline", tokens)
 	}
 	return Result{Name: CheckLockdown, Verdict: OK,
-		Detail: "no " + lockdownFile + " (securityfs is not mounted at " + securityfsPath + ") and no lockdown= on the kernel command line"}
-}
-
-// parseLockdown returns the selected mode of a lockdown file such as
-// "none [integrity] confidentiality".
-func parseLockdown(content string) (string, bool) {
-	for _, f := range strings.Fields(content) {
-		if strings.HasPrefix(f, "[") && strings.HasSuffix(f, "]") && len(f) > 2 {
-			mode := f[1 : len(f)-1]
-			switch mode {
-			case "none", "integrity", "confidentiality":
-				return mode, true
-			}
-			return "", false
-		}
-	}
-	return "", false
-}
-
-// cmdlineLockdown returns the value of lockdown= on a kernel command line.
-func cmdlineLockdown(cmdline string) string {
-	mode := ""
-	for _, f := range strings.Fields(cmdline) {
-		if f == "--" {
-			break // what follows belongs to init
-		}
-		if v, ok := strings.CutPrefix(f, "lockdown="); ok {
-			mode = v // the last one wins, as in the kernel
-		}
-	}
-	switch mode {
-	case "integrity", "confidentiality":
-		return mode
-	}
-	return ""
+		Detail: "no " + procfs.LockdownFile + " (securityfs is not mounted at " + procfs.SecurityFSDir + ") and no lockdown= on the kernel command line"}
 }
 
 // lockdownVerdict judges lockdown mode (read from source) knowing the
@@ -183,20 +124,16 @@ func isMountPoint(path, fstype string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		// id parent major:minor root mountpoint options... - fstype source super
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok {
-			continue
-		}
-		fields, after := strings.Fields(pre), strings.Fields(post)
-		if len(fields) >= 5 && len(after) >= 1 && fields[4] == path && after[0] == fstype {
+	mounts, err := mountinfo.Parse(f)
+	if err != nil {
+		return false, err
+	}
+	for _, m := range mounts {
+		if m.MountPoint == path && m.FSType == fstype {
 			return true, nil
 		}
 	}
-	return false, sc.Err()
+	return false, nil
 }
 
 // usernsState is what the userns check reads; an empty string means the
@@ -209,22 +146,20 @@ type usernsState struct {
 	unprivBPF        string // kernel.unprivileged_bpf_disabled
 }
 
-func readSysctl(path string) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(data))
+// sysctl returns the value of sysctl name; "" when it does not exist.
+func sysctl(name string) string {
+	v, _ := procfs.Sysctl(name)
+	return v
 }
 
 func checkUserNS() Result {
 	_, err := os.Stat("/proc/self/ns/user")
 	return usernsVerdict(usernsState{
 		haveUserNS:       err == nil,
-		maxUserNS:        readSysctl("/proc/sys/user/max_user_namespaces"),
-		unprivClone:      readSysctl("/proc/sys/kernel/unprivileged_userns_clone"),
-		apparmorRestrict: readSysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"),
-		unprivBPF:        readSysctl("/proc/sys/kernel/unprivileged_bpf_disabled"),
+		maxUserNS:        sysctl("user.max_user_namespaces"),
+		unprivClone:      sysctl("kernel.unprivileged_userns_clone"),
+		apparmorRestrict: sysctl("kernel.apparmor_restrict_unprivileged_userns"),
+		unprivBPF:        sysctl("kernel.unprivileged_bpf_disabled"),
 	})
 }
 

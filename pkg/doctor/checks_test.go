@@ -9,37 +9,33 @@ import (
 	"testing"
 
 	"github.com/containerd/nri/pkg/api"
+
+	"github.com/nri-bpftoken/nri-bpftoken/internal/procfs"
 )
 
-func TestParseKernelVersion(t *testing.T) {
+func TestKernelVerdict(t *testing.T) {
 	tests := []struct {
-		release      string
-		major, minor int
-		ok           bool
-		verdict      Verdict
+		release string
+		verdict Verdict
 	}{
-		{"6.18.44-fc-v595", 6, 18, true, OK},
-		{"6.9.0", 6, 9, true, OK},
-		{"6.9", 6, 9, true, OK},
-		{"6.10-rc1", 6, 10, true, OK},
-		{"7.0.0-generic", 7, 0, true, OK},
-		{"10.1", 10, 1, true, OK},
-		{"6.8.12-arch1-1", 6, 8, true, Fail},
-		{"6.1.0-21-amd64", 6, 1, true, Fail},
-		{"5.15.0-105-generic", 5, 15, true, Fail},
-		{"4.19.0", 4, 19, true, Fail},
-		{"6", 0, 0, false, Warn},
-		{"", 0, 0, false, Warn},
-		{"six.nine", 0, 0, false, Warn},
-		{"6.x", 0, 0, false, Warn},
-		{"-6.9", 0, 0, false, Warn},
+		{"6.18.44-fc-v595", OK},
+		{"6.9.0", OK},
+		{"6.9", OK},
+		{"6.10-rc1", OK},
+		{"7.0.0-generic", OK},
+		{"10.1", OK},
+		{"6.8.12-arch1-1", Fail},
+		{"6.1.0-21-amd64", Fail},
+		{"5.15.0-105-generic", Fail},
+		{"4.19.0", Fail},
+		{"6", Warn},
+		{"", Warn},
+		{"six.nine", Warn},
+		{"6.x", Warn},
+		{"-6.9", Warn},
 	}
 	for _, tt := range tests {
 		t.Run(tt.release, func(t *testing.T) {
-			major, minor, ok := parseKernelVersion(tt.release)
-			if major != tt.major || minor != tt.minor || ok != tt.ok {
-				t.Errorf("parseKernelVersion(%q) = %d, %d, %v; want %d, %d, %v", tt.release, major, minor, ok, tt.major, tt.minor, tt.ok)
-			}
 			r := kernelVerdict(tt.release)
 			if r.Verdict != tt.verdict || r.Name != CheckKernel {
 				t.Errorf("kernelVerdict(%q) = %+v, want verdict %s", tt.release, r, tt.verdict)
@@ -48,45 +44,6 @@ func TestParseKernelVersion(t *testing.T) {
 				t.Errorf("kernelVerdict(%q): fix %q with verdict %s", tt.release, r.Fix, r.Verdict)
 			}
 		})
-	}
-}
-
-func TestParseLockdown(t *testing.T) {
-	tests := []struct {
-		content string
-		mode    string
-		ok      bool
-	}{
-		{"[none] integrity confidentiality\n", "none", true},
-		{"none [integrity] confidentiality\n", "integrity", true},
-		{"none integrity [confidentiality]\n", "confidentiality", true},
-		{"[none] integrity confidentiality", "none", true},
-		{"none integrity confidentiality\n", "", false},
-		{"", "", false},
-		{"none [bogus] confidentiality", "", false},
-		{"[]", "", false},
-	}
-	for _, tt := range tests {
-		mode, ok := parseLockdown(tt.content)
-		if mode != tt.mode || ok != tt.ok {
-			t.Errorf("parseLockdown(%q) = %q, %v; want %q, %v", tt.content, mode, ok, tt.mode, tt.ok)
-		}
-	}
-}
-
-func TestCmdlineLockdown(t *testing.T) {
-	tests := []struct{ cmdline, want string }{
-		{"console=ttyS0 quiet", ""},
-		{"quiet lockdown=integrity", "integrity"},
-		{"lockdown=confidentiality ro", "confidentiality"},
-		{"lockdown=integrity lockdown=none", ""},
-		{"lockdown=bogus", ""},
-		{"quiet -- lockdown=integrity", ""}, // an argument of init
-	}
-	for _, tt := range tests {
-		if got := cmdlineLockdown(tt.cmdline); got != tt.want {
-			t.Errorf("cmdlineLockdown(%q) = %q, want %q", tt.cmdline, got, tt.want)
-		}
 	}
 }
 
@@ -106,7 +63,7 @@ func TestLockdownVerdict(t *testing.T) {
 		{"confidentiality", Fail, Fail, "read kernel memory"},
 	}
 	for _, tt := range tests {
-		r := lockdownVerdict(tt.mode, lockdownFile, tt.tokens)
+		r := lockdownVerdict(tt.mode, procfs.LockdownFile, tt.tokens)
 		if r.Verdict != tt.want || !strings.Contains(r.Detail, tt.detail) || r.Name != CheckLockdown {
 			t.Errorf("lockdownVerdict(%s, tokens %s) = %+v; want %s mentioning %q", tt.mode, tt.tokens, r, tt.want, tt.detail)
 		}
@@ -245,5 +202,22 @@ func TestCheckHookPolicy(t *testing.T) {
 				t.Errorf("fix %q with verdict %s", r.Fix, r.Verdict)
 			}
 		})
+	}
+}
+
+func TestIsMountPoint(t *testing.T) {
+	tests := []struct {
+		path, fstype string
+		want         bool
+	}{
+		{"/proc", "proc", true},
+		{"/proc", "sysfs", false},
+		{"/proc/self", "proc", false},
+		{"/nonexistent", "proc", false},
+	}
+	for _, tt := range tests {
+		if got, err := isMountPoint(tt.path, tt.fstype); got != tt.want || err != nil {
+			t.Errorf("isMountPoint(%s, %s) = %v, %v; want %v", tt.path, tt.fstype, got, err, tt.want)
+		}
 	}
 }

@@ -58,7 +58,7 @@ type Options struct {
 	// runtime reads them (a file replaces one of the same name read
 	// before); nil: DefaultHooksDirs.
 	HooksDirs []string
-	// HookPolicy is the policy file the hook reads (its --policy); empty:
+	// HookPolicy is the policy file the hook is given; empty:
 	// policy.DefaultPath when it exists. Read with Hook.
 	HookPolicy string
 

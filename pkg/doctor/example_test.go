@@ -9,8 +9,9 @@ import (
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/doctor"
 )
 
-// Check a node for the NRI plugin, as `nri-bpftoken doctor` does, and act on
-// the verdicts. Run as root: the token check starts a stand-in container.
+// Check a node for an NRI plugin and act on the verdicts. Run as root: the
+// token check starts a stand-in container, this very program re-executed,
+// whose main must first hand over to RunStandin when IsStandin(os.Args).
 func ExampleRun() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -17,13 +17,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/bpfsys"
+	"github.com/nri-bpftoken/nri-bpftoken/internal/procfs"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/bpffs"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
 
 const (
-	// standinArg is the hidden argument that makes a binary importing this
-	// package the stand-in container (see init).
+	// standinArg is the hidden argument that makes the re-executed binary
+	// the stand-in container (see IsStandin).
 	standinArg = "__bpftoken-doctor-standin"
 	// standinName is the stand-in's argv[0], as ps shows it.
 	standinName = "bpftoken-doctor-standin"
@@ -43,11 +44,22 @@ const (
 	mapTypeArray = 2 // BPF_MAP_TYPE_ARRAY
 )
 
-func init() {
-	if len(os.Args) == 2 && os.Args[1] == standinArg {
-		time.AfterFunc(standinLifetime, func() { os.Exit(3) })
-		os.Exit(standin(os.Stdin, os.Stdout))
-	}
+// IsStandin reports whether args (os.Args) are those with which the token
+// check re-executes the running binary as its stand-in container. A program
+// that runs the checks must ask first thing in main and, when they are, exit
+// with RunStandin's code: the stand-in is that program, and must not do
+// whatever else it does.
+func IsStandin(args []string) bool {
+	return len(args) == 2 && args[1] == standinArg
+}
+
+// RunStandin is the stand-in container's whole life, on the process's
+// stdin and stdout; it returns the exit code. It exits with code 3 by
+// itself after standinLifetime, should its doctor vanish without closing
+// its stdin.
+func RunStandin() int {
+	time.AfterFunc(standinLifetime, func() { os.Exit(3) })
+	return standin(os.Stdin, os.Stdout)
 }
 
 // standin is the stand-in container's whole life: it waits for the path of
@@ -320,25 +332,18 @@ func usedIDRanges() [][2]int {
 	}
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
-		if _, err := strconv.Atoi(p.Name()); err != nil {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
 			continue
 		}
-		for _, file := range []string{"uid_map", "gid_map"} {
-			data, err := os.ReadFile(filepath.Join("/proc", p.Name(), file))
-			if err != nil {
+		for _, read := range []func(int) ([]procfs.IDMap, error){procfs.ReadUIDMap, procfs.ReadGIDMap} {
+			maps, err := read(pid)
+			// The initial user namespace maps every id to itself.
+			if err != nil || procfs.IsInitial(maps) {
 				continue
 			}
-			for _, line := range strings.Split(string(data), "\n") {
-				f := strings.Fields(line)
-				if len(f) != 3 {
-					continue
-				}
-				outside, err1 := strconv.ParseUint(f[1], 10, 32)
-				count, err2 := strconv.ParseUint(f[2], 10, 32)
-				// The initial user namespace maps every id to itself.
-				if err1 == nil && err2 == nil && !(outside == 0 && count == 1<<32-1) {
-					add(outside, count)
-				}
+			for _, m := range maps {
+				add(uint64(m.Outside), uint64(m.Count))
 			}
 		}
 	}

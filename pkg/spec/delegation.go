@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"errors"
 	"strings"
 )
 
@@ -26,3 +27,8 @@ func (d Delegation) String() string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// ErrNoUserNamespace means the container does not get a user namespace of
+// its own, so no BPF token can exist for it: a container that asks for
+// delegation without one is refused.
+var ErrNoUserNamespace = errors.New("container has no user namespace of its own")

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Program types the kernel loads only with CAP_NET_ADMIN, or CAP_PERFMON,
@@ -74,20 +72,22 @@ func progMask(names []string) uint64 {
 	return m
 }
 
-// Warnings lists what in the container's config will keep its processes
-// from using the delegation, each with the fix: capabilities the token or
-// the delegated program types need, and a seccomp profile that blocks
-// bpf(); then the DelegationWarnings. They are warnings, not errors: a process may gain a capability
-// later, and the runtime's view of seccomp may differ from the kernel's.
-func Warnings(cfg *specs.Spec, d Delegation) []string {
-	var out []string
-	var caps []string
-	if cfg.Process != nil && cfg.Process.Capabilities != nil {
-		caps = cfg.Process.Capabilities.Effective
-	}
-	need := func(capName, why string) {
-		if !slices.Contains(caps, capName) {
-			out = append(out, fmt.Sprintf("container lacks %s, which %s: add it (podman: --cap-add %s)", capName, why, capName[len("CAP_"):]))
+// CapNeed is a capability that using a delegation needs in the container's
+// user namespace, and what needs it.
+type CapNeed struct {
+	Cap string // e.g. "CAP_BPF"
+	Why string // completes "which ...", e.g. "creating a BPF token needs"
+}
+
+// MissingCaps lists what using d needs of CAP_BPF (to create the token),
+// CAP_NET_ADMIN and CAP_PERFMON (to load the delegated program types that
+// ask for them) and effective lacks, in that order. Front ends word the fix:
+// a capability may also be gained later, so this is for warnings.
+func MissingCaps(d Delegation, effective []string) []CapNeed {
+	var out []CapNeed
+	need := func(c, why string) {
+		if !slices.Contains(effective, c) {
+			out = append(out, CapNeed{Cap: c, Why: why})
 		}
 	}
 	need("CAP_BPF", "creating a BPF token needs")
@@ -97,10 +97,7 @@ func Warnings(cfg *specs.Spec, d Delegation) []string {
 	if progs := delegatedAmong(d.Masks[KindProgs], perfmonProgs); len(progs) > 0 {
 		need("CAP_PERFMON", fmt.Sprintf("loading the delegated program types %v needs", progs))
 	}
-	if cfg.Linux != nil && seccompBlocksBPF(cfg.Linux.Seccomp) {
-		out = append(out, "container's seccomp profile blocks bpf(): use a profile that allows it (podman: --security-opt seccomp=examples/seccomp/bpf.json)")
-	}
-	return append(out, DelegationWarnings(d)...)
+	return out
 }
 
 // DelegationWarnings lists what in a delegation itself would surprise its
@@ -136,24 +133,4 @@ func delegatedAmong(mask uint64, names []string) []string {
 		}
 	}
 	return out
-}
-
-// seccompBlocksBPF reports whether the filter denies bpf() outright: its
-// default action is not an allow, and no rule without argument conditions
-// allows bpf. (Runtimes resolve capability-conditional rules before writing
-// config.json, so what is here is what applies.)
-func seccompBlocksBPF(s *specs.LinuxSeccomp) bool {
-	if s == nil {
-		return false
-	}
-	allowing := func(a specs.LinuxSeccompAction) bool {
-		return a == specs.ActAllow || a == specs.ActLog || a == specs.ActTrace || a == specs.ActNotify
-	}
-	for _, rule := range s.Syscalls {
-		if !slices.Contains(rule.Names, "bpf") || len(rule.Args) > 0 {
-			continue
-		}
-		return !allowing(rule.Action)
-	}
-	return !allowing(s.DefaultAction)
 }

@@ -3,64 +3,47 @@ package spec
 import (
 	"strings"
 	"testing"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-func TestWarnings(t *testing.T) {
-	withCaps := func(caps ...string) *specs.Spec {
-		return &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Effective: caps}}}
-	}
-	withSeccomp := func(s *specs.LinuxSeccomp, caps ...string) *specs.Spec {
-		cfg := withCaps(caps...)
-		cfg.Linux = &specs.Linux{Seccomp: s}
-		return cfg
-	}
+func TestMissingCapsAndDelegationWarnings(t *testing.T) {
 	socketFilter := Delegation{Masks: Masks{KindCmds: 1, KindProgs: 1 << 1, KindAttachs: 1}}
 	xdpAndKprobe := Delegation{Masks: Masks{KindCmds: 1, KindProgs: 1<<6 | 1<<2, KindAttachs: 1}}
 	const hostWide = "bpf.token/progs delegates "
 	tests := []struct {
-		name string
-		cfg  *specs.Spec
-		d    Delegation
-		want []string // substrings, one per expected warning, in order
+		name     string
+		caps     []string
+		d        Delegation
+		wantCaps []string // the missing capabilities, in order
+		want     []string // substrings, one per DelegationWarning, in order
 	}{
-		{"all there", withCaps("CAP_BPF"), socketFilter, nil},
-		{"no capabilities section", &specs.Spec{}, socketFilter, []string{"lacks CAP_BPF"}},
-		{"no CAP_BPF", withCaps("CAP_NET_ADMIN"), socketFilter, []string{"--cap-add BPF"}},
-		{"net and tracing programs", withCaps("CAP_BPF"), xdpAndKprobe, []string{"CAP_NET_ADMIN", "CAP_PERFMON", hostWide + "kprobe: "}},
-		{"net and tracing programs with caps", withCaps("CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON"), xdpAndKprobe, []string{hostWide + "kprobe: "}},
-		{"host-wide tracing", withCaps("CAP_BPF", "CAP_PERFMON"), Delegation{Masks: Masks{KindProgs: 1<<17 | 1<<24 | 1<<26 | 1<<5 | 1<<7, KindAttachs: 1}},
+		{"all there", []string{"CAP_BPF"}, socketFilter, nil, nil},
+		{"no capabilities", nil, socketFilter, []string{"CAP_BPF"}, nil},
+		{"no CAP_BPF", []string{"CAP_NET_ADMIN"}, socketFilter, []string{"CAP_BPF"}, nil},
+		{"net and tracing programs", []string{"CAP_BPF"}, xdpAndKprobe, []string{"CAP_NET_ADMIN", "CAP_PERFMON"}, []string{hostWide + "kprobe: "}},
+		{"net and tracing programs with caps", []string{"CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON"}, xdpAndKprobe, nil, []string{hostWide + "kprobe: "}},
+		{"host-wide tracing", []string{"CAP_BPF", "CAP_PERFMON"}, Delegation{Masks: Masks{KindProgs: 1<<17 | 1<<24 | 1<<26 | 1<<5 | 1<<7, KindAttachs: 1}}, nil,
 			[]string{hostWide + "tracepoint, perf_event, raw_tracepoint, raw_tracepoint_writable, tracing: with CAP_PERFMON in the container's user namespace these programs observe the whole host, not only this container"}},
-		{"lsm, struct_ops and ext are not tracing", withCaps("CAP_BPF", "CAP_PERFMON"), Delegation{Masks: Masks{KindProgs: 1<<27 | 1<<28 | 1<<29, KindAttachs: 1}}, nil},
-		{"any program type", withCaps("CAP_BPF"), Delegation{Masks: Masks{KindProgs: ^uint64(0), KindAttachs: 1}},
-			[]string{"CAP_NET_ADMIN", "CAP_PERFMON", hostWide + "kprobe, tracepoint, perf_event, raw_tracepoint, raw_tracepoint_writable, tracing: ", "bpf.token/progs=any"}},
-		{"program types without attach type 0", withCaps("CAP_BPF"), Delegation{Masks: Masks{KindProgs: 1 << 1}}, []string{"lacks cgroup_inet_ingress"}},
-		{"any map and attach type", withCaps("CAP_BPF"), Delegation{Masks: Masks{KindMaps: ^uint64(0), KindAttachs: ^uint64(0)}}, []string{"bpf.token/maps=any", "bpf.token/attachs=any"}},
-		{"seccomp default deny, bpf not listed", withSeccomp(&specs.LinuxSeccomp{
-			DefaultAction: specs.ActErrno,
-			Syscalls:      []specs.LinuxSyscall{{Names: []string{"read", "write"}, Action: specs.ActAllow}},
-		}, "CAP_BPF"), socketFilter, []string{"seccomp profile blocks bpf()"}},
-		{"seccomp allows bpf", withSeccomp(&specs.LinuxSeccomp{
-			DefaultAction: specs.ActErrno,
-			Syscalls:      []specs.LinuxSyscall{{Names: []string{"bpf", "read"}, Action: specs.ActAllow}},
-		}, "CAP_BPF"), socketFilter, nil},
-		{"seccomp allows bpf only with arguments", withSeccomp(&specs.LinuxSeccomp{
-			DefaultAction: specs.ActErrno,
-			Syscalls: []specs.LinuxSyscall{{Names: []string{"bpf"}, Action: specs.ActAllow,
-				Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0, Op: specs.OpEqualTo}}}},
-		}, "CAP_BPF"), socketFilter, []string{"seccomp"}},
-		{"seccomp default allow, bpf denied", withSeccomp(&specs.LinuxSeccomp{
-			DefaultAction: specs.ActAllow,
-			Syscalls:      []specs.LinuxSyscall{{Names: []string{"bpf"}, Action: specs.ActErrno}},
-		}, "CAP_BPF"), socketFilter, []string{"seccomp"}},
-		{"seccomp default allow", withSeccomp(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow}, "CAP_BPF"), socketFilter, nil},
+		{"lsm, struct_ops and ext are not tracing", []string{"CAP_BPF", "CAP_PERFMON"}, Delegation{Masks: Masks{KindProgs: 1<<27 | 1<<28 | 1<<29, KindAttachs: 1}}, nil, nil},
+		{"any program type", []string{"CAP_BPF"}, Delegation{Masks: Masks{KindProgs: ^uint64(0), KindAttachs: 1}}, []string{"CAP_NET_ADMIN", "CAP_PERFMON"},
+			[]string{hostWide + "kprobe, tracepoint, perf_event, raw_tracepoint, raw_tracepoint_writable, tracing: ", "bpf.token/progs=any"}},
+		{"program types without attach type 0", []string{"CAP_BPF"}, Delegation{Masks: Masks{KindProgs: 1 << 1}}, nil, []string{"lacks cgroup_inet_ingress"}},
+		{"any map and attach type", []string{"CAP_BPF"}, Delegation{Masks: Masks{KindMaps: ^uint64(0), KindAttachs: ^uint64(0)}}, nil, []string{"bpf.token/maps=any", "bpf.token/attachs=any"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Warnings(tt.cfg, tt.d)
+			var gotCaps []string
+			for _, c := range MissingCaps(tt.d, tt.caps) {
+				gotCaps = append(gotCaps, c.Cap)
+				if !strings.HasSuffix(c.Why, "needs") {
+					t.Errorf("%s: why %q does not complete \"which ...\"", c.Cap, c.Why)
+				}
+			}
+			if strings.Join(gotCaps, ",") != strings.Join(tt.wantCaps, ",") {
+				t.Errorf("MissingCaps = %v, want %v", gotCaps, tt.wantCaps)
+			}
+			got := DelegationWarnings(tt.d)
 			if len(got) != len(tt.want) {
-				t.Fatalf("Warnings = %q, want %d warnings", got, len(tt.want))
+				t.Fatalf("DelegationWarnings = %q, want %d warnings", got, len(tt.want))
 			}
 			for i, w := range tt.want {
 				if !strings.Contains(got[i], w) || strings.Contains(got[i], "\n") {

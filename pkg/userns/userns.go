@@ -19,12 +19,12 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nri-bpftoken/nri-bpftoken/internal/procfs"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns/nsenter"
 )
 
@@ -44,16 +44,8 @@ type Namespaces struct {
 	user  *os.File
 	mount *os.File
 	// uidMap and gidMap are the process's id mappings, read while pinned.
-	uidMap, gidMap []IDMap
+	uidMap, gidMap []procfs.IDMap
 }
-
-// IDMap is one line of a user namespace's uid_map or gid_map.
-type IDMap struct {
-	Inside, Outside, Count uint32
-}
-
-// String writes m as podman's --uidmap does: inside:outside:count.
-func (m IDMap) String() string { return fmt.Sprintf("%d:%d:%d", m.Inside, m.Outside, m.Count) }
 
 // Open opens the user and mount namespaces of pid. It fails with
 // ErrHostUserNamespace when pid is in the caller's own user namespace, and
@@ -108,10 +100,8 @@ func pidOfPidfd(pidfd int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "Pid:"); ok {
-			return strconv.Atoi(strings.TrimSpace(v))
-		}
+	if v, ok := procfs.Field(string(data), "Pid"); ok {
+		return strconv.Atoi(v)
 	}
 	return 0, errors.New("not a pidfd")
 }
@@ -131,10 +121,10 @@ func openPinned(pidfd, pid int) (*Namespaces, error) {
 	if ns.mount, err = openNS(pid, "mnt"); err != nil {
 		return fail(err)
 	}
-	if ns.uidMap, err = readIDMap(pid, "uid_map"); err != nil {
+	if ns.uidMap, err = procfs.ReadUIDMap(pid); err != nil {
 		return fail(err)
 	}
-	if ns.gidMap, err = readIDMap(pid, "gid_map"); err != nil {
+	if ns.gidMap, err = procfs.ReadGIDMap(pid); err != nil {
 		return fail(err)
 	}
 	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
@@ -200,7 +190,7 @@ type Expect struct {
 	// be in it, or a bind mount of it.
 	Path string
 	// UIDMap and GIDMap are the mappings the runtime gave it.
-	UIDMap, GIDMap []IDMap
+	UIDMap, GIDMap []procfs.IDMap
 }
 
 // Check fails with ErrUnexpectedUserNamespace unless the process's user
@@ -226,7 +216,7 @@ func (n *Namespaces) Check(e Expect) error {
 
 // sameMaps compares mappings as sets: the kernel shows them in the order
 // they were written, which runtimes need not keep.
-func sameMaps(a, b []IDMap) bool {
+func sameMaps(a, b []procfs.IDMap) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -241,54 +231,7 @@ func sameMaps(a, b []IDMap) bool {
 // RootIDs returns the host uid and gid that the namespace's root (uid and
 // gid 0) maps to, or -1 for an id that is not mapped.
 func (n *Namespaces) RootIDs() (uid, gid int) {
-	return rootID(n.uidMap), rootID(n.gidMap)
-}
-
-func rootID(maps []IDMap) int {
-	for _, m := range maps {
-		if m.Inside == 0 && m.Count > 0 {
-			return int(m.Outside)
-		}
-	}
-	return -1
-}
-
-// readIDMap reads /proc/<pid>/<file> (uid_map or gid_map).
-func readIDMap(pid int, file string) ([]IDMap, error) {
-	path := fmt.Sprintf("/proc/%d/%s", pid, file)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	maps, err := ParseIDMap(string(data))
-	if err != nil {
-		return nil, fmt.Errorf("parse %s: %w", path, err)
-	}
-	return maps, nil
-}
-
-// ParseIDMap parses the content of a uid_map or gid_map file.
-func ParseIDMap(data string) ([]IDMap, error) {
-	var out []IDMap
-	for _, line := range strings.Split(data, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		if len(f) != 3 {
-			return nil, fmt.Errorf("bad line %q", line)
-		}
-		var v [3]uint32
-		for i := range f {
-			n, err := strconv.ParseUint(f[i], 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("bad line %q", line)
-			}
-			v[i] = uint32(n)
-		}
-		out = append(out, IDMap{Inside: v[0], Outside: v[1], Count: v[2]})
-	}
-	return out, nil
+	return procfs.RootID(n.uidMap), procfs.RootID(n.gidMap)
 }
 
 // OpenFSContext opens a filesystem context (fsopen) of type fstype from

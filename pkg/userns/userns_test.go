@@ -6,13 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nri-bpftoken/nri-bpftoken/internal/procfs"
 	"github.com/nri-bpftoken/nri-bpftoken/internal/testenv"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
 )
@@ -253,7 +253,7 @@ func TestOpenPidfdAndCheck(t *testing.T) {
 	}
 	defer ns.Close()
 	other := testenv.StartInUserNS(t) // same mappings, another namespace
-	m := []userns.IDMap{{Inside: 0, Outside: 100000, Count: 65536}}
+	m := []procfs.IDMap{{Inside: 0, Outside: 100000, Count: 65536}}
 	tests := []struct {
 		name   string
 		expect userns.Expect
@@ -264,7 +264,7 @@ func TestOpenPidfdAndCheck(t *testing.T) {
 		{"its mappings", userns.Expect{UIDMap: m, GIDMap: m}, true},
 		{"another namespace with the same mappings", userns.Expect{Path: "/proc/" + itoa(other) + "/ns/user"}, false},
 		{"the host's namespace", userns.Expect{Path: "/proc/self/ns/user"}, false},
-		{"other uid mappings", userns.Expect{UIDMap: []userns.IDMap{{Inside: 0, Outside: 200000, Count: 65536}}}, false},
+		{"other uid mappings", userns.Expect{UIDMap: []procfs.IDMap{{Inside: 0, Outside: 200000, Count: 65536}}}, false},
 		{"a path that does not exist", userns.Expect{Path: "/nonexistent"}, false},
 	}
 	for _, tt := range tests {
@@ -274,28 +274,6 @@ func TestOpenPidfdAndCheck(t *testing.T) {
 				t.Errorf("Check(%+v) = %v, want ok=%v", tt.expect, err, tt.ok)
 			}
 		})
-	}
-}
-
-func TestParseIDMap(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []userns.IDMap
-		bad  bool
-	}{
-		{"         0     100000      65536\n", []userns.IDMap{{0, 100000, 65536}}, false},
-		{"0 0 4294967295\n", []userns.IDMap{{0, 0, 4294967295}}, false},
-		{"0 1 2\n5 10 1\n", []userns.IDMap{{0, 1, 2}, {5, 10, 1}}, false},
-		{"", nil, false},
-		{"0 1\n", nil, true},
-		{"0 x 1\n", nil, true},
-		{"0 1 4294967296\n", nil, true},
-	}
-	for _, tt := range tests {
-		got, err := userns.ParseIDMap(tt.in)
-		if (err != nil) != tt.bad || !slices.Equal(got, tt.want) {
-			t.Errorf("ParseIDMap(%q) = %v, %v; want %v (error: %v)", tt.in, got, err, tt.want, tt.bad)
-		}
 	}
 }
 

@@ -203,8 +203,16 @@ time.sleep(60)' "$1" 3>&- &
 	[[ "$output" == *'unexpected argument "extra"'* ]]
 	run "$HOOK" doctor -socket-path /x
 	[ "$status" -eq 2 ]
+	[[ "$output" == *"not defined: -socket-path"* ]]
 	run "$PLUGIN" doctor --hooks-dir /x
 	[ "$status" -eq 2 ]
+	[[ "$output" == *"not defined: -hooks-dir"* ]]
+	run "$HOOK" doctor --hooks-dir ""
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"empty directory"* ]]
+	run "$PLUGIN" doctor -socket-path
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"flag needs an argument"* ]]
 
 	run "$HOOK" doctor --help
 	[ "$status" -eq 0 ]

@@ -1,4 +1,4 @@
-package spec
+package ocibundle
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
 
 func TestReadState(t *testing.T) {
@@ -96,13 +98,49 @@ func TestCheckUserNamespace(t *testing.T) {
 		cfg  *specs.Spec
 		want error
 	}{
-		{&specs.Spec{}, ErrNoUserNamespace},
-		{&specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}}}}, ErrNoUserNamespace},
+		{&specs.Spec{}, spec.ErrNoUserNamespace},
+		{&specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}}}}, spec.ErrNoUserNamespace},
 		{&specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.UserNamespace, Path: "/proc/1/ns/user"}}}}, nil},
 	}
 	for i, tt := range tests {
 		if err := CheckUserNamespace(tt.cfg); !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
 			t.Errorf("case %d: CheckUserNamespace = %v, want %v", i, err, tt.want)
 		}
+	}
+}
+
+func TestSeccompBlocksBPF(t *testing.T) {
+	tests := []struct {
+		name string
+		s    *specs.LinuxSeccomp
+		want bool
+	}{
+		{"no filter", nil, false},
+		{"default deny, bpf not listed", &specs.LinuxSeccomp{
+			DefaultAction: specs.ActErrno,
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"read", "write"}, Action: specs.ActAllow}},
+		}, true},
+		{"allows bpf", &specs.LinuxSeccomp{
+			DefaultAction: specs.ActErrno,
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"bpf", "read"}, Action: specs.ActAllow}},
+		}, false},
+		{"allows bpf only with arguments", &specs.LinuxSeccomp{
+			DefaultAction: specs.ActErrno,
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"bpf"}, Action: specs.ActAllow,
+				Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0, Op: specs.OpEqualTo}}}},
+		}, true},
+		{"default allow, bpf denied", &specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"bpf"}, Action: specs.ActErrno}},
+		}, true},
+		{"default allow", &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := &specs.Spec{Linux: &specs.Linux{Seccomp: tt.s}}
+			if got := SeccompBlocksBPF(cfg); got != tt.want {
+				t.Errorf("SeccompBlocksBPF = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -1,4 +1,13 @@
-package spec
+// Package ocibundle reads what an OCI runtime hands a hook: the container's
+// state on stdin and its bundle's config.json, and answers the questions the
+// hook asks of them (annotations, rootfs, namespaces, capabilities, whether
+// seccomp blocks bpf()).
+//
+// Its one hard constraint: both are decoded from bounded, valid UTF-8 input
+// and only in the parts read, because the hook runs for every container
+// start (the whole config costs 1-2 ms to decode) and a byte the JSON
+// decoder would replace could turn a mount path into another.
+package ocibundle
 
 import (
 	"bytes"
@@ -8,10 +17,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"unicode/utf8"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
+
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
 
 const (
@@ -20,10 +31,6 @@ const (
 	// maxConfigSize bounds config.json; real ones are a few tens of KiB.
 	maxConfigSize = 16 << 20
 )
-
-// ErrNoUserNamespace means the container does not get a user namespace of
-// its own, so no BPF token can exist for it.
-var ErrNoUserNamespace = errors.New("container has no user namespace of its own")
 
 // ReadState decodes the OCI state a runtime passes to a hook on stdin.
 func ReadState(r io.Reader) (*specs.State, error) {
@@ -100,7 +107,7 @@ func LoadConfig(bundle string) (*specs.Spec, error) {
 		// The filter is most of the document and only matters for the
 		// warnings given to containers that ask for delegation, which read
 		// its default action and the rules that name bpf.
-		if len(view.Linux.Seccomp) > 0 && HasAnnotations(view.Annotations) {
+		if len(view.Linux.Seccomp) > 0 && spec.HasAnnotations(view.Annotations) {
 			if cfg.Linux.Seccomp, err = bpfSeccompRules(view.Linux.Seccomp); err != nil {
 				return nil, fmt.Errorf("decode %s: linux.seccomp: %w", path, err)
 			}
@@ -187,40 +194,36 @@ func CheckUserNamespace(cfg *specs.Spec) error {
 			}
 		}
 	}
-	return ErrNoUserNamespace
+	return spec.ErrNoUserNamespace
 }
 
-// PrivateNamespace reports whether the config gives the container a
-// namespace of type t that is not the caller's (the host's): a new one, or
-// one joined by a path that names another. An unreadable path counts as
-// not private: the answer decides what may be granted.
-func PrivateNamespace(cfg *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if cfg.Linux == nil {
+// EffectiveCaps returns the capabilities the container's process starts
+// with (none when config.json says nothing).
+func EffectiveCaps(cfg *specs.Spec) []string {
+	if cfg.Process == nil || cfg.Process.Capabilities == nil {
+		return nil
+	}
+	return cfg.Process.Capabilities.Effective
+}
+
+// SeccompBlocksBPF reports whether the container's seccomp filter denies
+// bpf() outright: its
+// default action is not an allow, and no rule without argument conditions
+// allows bpf. (Runtimes resolve capability-conditional rules before writing
+// config.json, so what is here is what applies.)
+func SeccompBlocksBPF(cfg *specs.Spec) bool {
+	if cfg.Linux == nil || cfg.Linux.Seccomp == nil {
 		return false
 	}
-	for _, ns := range cfg.Linux.Namespaces {
-		if ns.Type != t {
+	s := cfg.Linux.Seccomp
+	allowing := func(a specs.LinuxSeccompAction) bool {
+		return a == specs.ActAllow || a == specs.ActLog || a == specs.ActTrace || a == specs.ActNotify
+	}
+	for _, rule := range s.Syscalls {
+		if !slices.Contains(rule.Names, "bpf") || len(rule.Args) > 0 {
 			continue
 		}
-		if ns.Path == "" {
-			return true
-		}
-		var self, other unix.Stat_t
-		if unix.Stat(ns.Path, &other) != nil || unix.Stat("/proc/self/ns/"+nsProcName(t), &self) != nil {
-			return false
-		}
-		return self.Dev != other.Dev || self.Ino != other.Ino
+		return !allowing(rule.Action)
 	}
-	return false
-}
-
-// nsProcName is the name of a namespace type under /proc/<pid>/ns.
-func nsProcName(t specs.LinuxNamespaceType) string {
-	switch t {
-	case specs.MountNamespace:
-		return "mnt"
-	case specs.NetworkNamespace:
-		return "net"
-	}
-	return string(t)
+	return !allowing(s.DefaultAction)
 }
