@@ -23,7 +23,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 HOOKS_LIBEXEC := $(PREFIX)/libexec/oci/hooks.d
 HOOKS_JSON    := $(PREFIX)/share/containers/oci/hooks.d
 
-# The hook and the plugin are linked statically (cgo, for pkg/userns/nsenter):
+# The hook and the plugin are linked statically (cgo, for pkg/userns/fscontext):
 # the hook starts on every annotated container, and a static binary starts
 # without the dynamic loader's work; the plugin runs in minimal images.
 # Against musl when musl-gcc is there (Debian: musl-tools): the Go runtime

@@ -179,7 +179,7 @@ func (p *plugin) CreateContainer(_ context.Context, pod *api.PodSandbox, c *api.
 const startTimeout = 1500 * time.Millisecond
 
 // maxAbandoned is how many threads stuck on hung volumes the plugin lets
-// exist before it refuses more work (see userns.Namespaces.Do).
+// exist before it refuses more work (see userns.Namespaces.DoOnThrowawayThread).
 const maxAbandoned = 4
 
 func (p *plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, c *api.Container) error {
@@ -213,7 +213,7 @@ func (p *plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, c *api
 	}
 	defer ns.Close()
 	// After pivot_root the container's root is its mount namespace's root.
-	res, err := bpffs.ProvisionIn(ctx, ns, bpffs.Target{Rootfs: "/", Delegation: *d, Expect: expectedUserNS(pod, c)})
+	res, err := bpffs.ProvisionWith(ctx, ns, bpffs.Target{Rootfs: "/", Delegation: *d, Expect: expectedUserNS(pod, c)})
 	if err != nil {
 		return p.refuseStart(pod, c, d, init, err)
 	}

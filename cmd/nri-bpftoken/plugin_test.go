@@ -351,7 +351,7 @@ func TestStartContainerGivesUpOnAHungVolume(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ns.Do(context.Background(), func(userns.Commit) error {
+		if err := ns.DoOnThrowawayThread(context.Background(), func(userns.Commit) error {
 			releases = append(releases, testenv.HungFUSE(t, hung))
 			return nil
 		}); err != nil {

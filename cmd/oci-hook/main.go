@@ -247,7 +247,7 @@ func (h *hook) run(stdin io.Reader) error {
 	defer watchdog.Stop()
 	// The hook ends right after: its own thread does the work in the
 	// container's mount namespace and stays there. Only logging follows.
-	res, err := bpffs.ProvisionHere(ctx, bpffs.Target{Pid: st.Pid, Rootfs: rootfs, Delegation: *d, Expect: expectedUserNS(cfg)})
+	res, err := bpffs.ProvisionAndStay(ctx, bpffs.Target{Pid: st.Pid, Rootfs: rootfs, Delegation: *d, Expect: expectedUserNS(cfg)})
 	if err != nil {
 		return fmt.Errorf("container %s: delegated bpffs at %s: %w%s", id, d.Path, err, engine.Hint(err, "the hook"))
 	}

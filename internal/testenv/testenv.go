@@ -69,7 +69,7 @@ func whyNot() string {
 // mount namespace.
 //
 // No Pdeathsig: it fires when the forking thread exits, and code under test
-// (userns.Namespaces.Do) ends threads on purpose.
+// (userns.Namespaces.DoOnThrowawayThread) ends threads on purpose.
 func ContainerProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,

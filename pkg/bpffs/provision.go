@@ -30,7 +30,7 @@ var (
 // Target says where a delegated bpffs goes.
 type Target struct {
 	// Pid is a process in the container: runc's init at createRuntime, the
-	// container's process after pivot_root. ProvisionIn ignores it: the
+	// container's process after pivot_root. ProvisionWith ignores it: the
 	// namespaces given there name the process.
 	Pid int
 	// Rootfs is the container's root directory as seen from its own mount
@@ -57,7 +57,7 @@ type Result struct {
 // Provision gives the container at t a delegated bpffs at
 // t.Delegation.Path. On error nothing it made is left behind: no mount, no
 // directory it created, no helper process, no fd. When ctx ends first it
-// returns at once (see userns.Namespaces.Do); the work it leaves behind,
+// returns at once (see userns.Namespaces.DoOnThrowawayThread); the work it leaves behind,
 // stuck on a hung file system, mounts nothing when it resumes.
 func Provision(ctx context.Context, t Target) (*Result, error) {
 	ns, err := userns.Open(t.Pid)
@@ -65,16 +65,16 @@ func Provision(ctx context.Context, t Target) (*Result, error) {
 		return nil, err
 	}
 	defer ns.Close()
-	return ProvisionIn(ctx, ns, t)
+	return ProvisionWith(ctx, ns, t)
 }
 
-// ProvisionHere is Provision for a program that ends right after it, as
+// ProvisionAndStay is Provision for a program that ends right after it, as
 // the OCI hook does: the work inside the container's mount namespace runs
 // on the calling goroutine's own thread, which stays there (see
-// userns.Namespaces.DoHere). Afterwards the calling goroutine must not use
+// userns.Namespaces.DoAndStay). Afterwards the calling goroutine must not use
 // host paths. ctx bounds nothing once that work has started: the program
 // enforces its deadline by exiting.
-func ProvisionHere(ctx context.Context, t Target) (*Result, error) {
+func ProvisionAndStay(ctx context.Context, t Target) (*Result, error) {
 	ns, err := userns.Open(t.Pid)
 	if err != nil {
 		return nil, err
@@ -84,14 +84,14 @@ func ProvisionHere(ctx context.Context, t Target) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		return ns.DoHere(fn)
+		return ns.DoAndStay(fn)
 	})
 }
 
-// ProvisionIn is Provision with namespaces the caller already opened (for
+// ProvisionWith is Provision with namespaces the caller already opened (for
 // instance with userns.OpenPidfd, on a process it holds).
-func ProvisionIn(ctx context.Context, ns *userns.Namespaces, t Target) (*Result, error) {
-	return provision(ns, t, func(fn func(userns.Commit) error) error { return ns.Do(ctx, fn) })
+func ProvisionWith(ctx context.Context, ns *userns.Namespaces, t Target) (*Result, error) {
+	return provision(ns, t, func(fn func(userns.Commit) error) error { return ns.DoOnThrowawayThread(ctx, fn) })
 }
 
 // provision does the work; inMountNS runs a function inside the container's

@@ -139,7 +139,7 @@ func TestProvisionGivesUpOnAHungVolume(t *testing.T) {
 	}
 	defer ns.Close()
 	var release func()
-	if err := ns.Do(context.Background(), func(userns.Commit) error {
+	if err := ns.DoOnThrowawayThread(context.Background(), func(userns.Commit) error {
 		release = testenv.HungFUSE(t, filepath.Join(rootfs, "sys/fs"))
 		return nil
 	}); err != nil {
@@ -148,7 +148,7 @@ func TestProvisionGivesUpOnAHungVolume(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = bpffs.ProvisionIn(ctx, ns, bpffs.Target{Rootfs: rootfs, Delegation: spec.Delegation{Masks: spec.Masks{spec.KindCmds: 1}, Path: "/sys/fs/bpf"}})
+	_, err = bpffs.ProvisionWith(ctx, ns, bpffs.Target{Rootfs: rootfs, Delegation: spec.Delegation{Masks: spec.Masks{spec.KindCmds: 1}, Path: "/sys/fs/bpf"}})
 	if !errors.Is(err, userns.ErrGaveUp) {
 		t.Fatalf("Provision through a hung volume = %v, want ErrGaveUp", err)
 	}

@@ -12,7 +12,8 @@ import (
 
 // Open a filesystem context inside the user namespace of a container's
 // process; the superblock created from it belongs to that namespace. The
-// binary must import pkg/userns/nsenter for its side effect.
+// helper that does it is a few lines of C (package fscontext): the binary
+// needs cgo.
 func ExampleNamespaces_OpenFSContext() {
 	ns, err := userns.Open(4242)
 	if err != nil {
@@ -31,7 +32,7 @@ func ExampleNamespaces_OpenFSContext() {
 
 // Run code in a container's mount namespace without moving the rest of the
 // program there, and give up on it if a hung volume blocks it for a second.
-func ExampleNamespaces_Do() {
+func ExampleNamespaces_DoOnThrowawayThread() {
 	ns, err := userns.Open(4242)
 	if err != nil {
 		fmt.Println(err)
@@ -40,23 +41,24 @@ func ExampleNamespaces_Do() {
 	defer ns.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	err = ns.Do(ctx, func(commit userns.Commit) error {
+	err = ns.DoOnThrowawayThread(ctx, func(commit userns.Commit) error {
 		var st unix.Stat_t
 		return unix.Stat("/sys/fs/bpf", &st)
 	})
+
 	fmt.Println(err)
 }
 
 // A short-lived program (the OCI hook) does its last work in a container's
 // mount namespace on its own thread, and exits.
-func ExampleNamespaces_DoHere() {
+func ExampleNamespaces_DoAndStay() {
 	ns, err := userns.Open(4242)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer ns.Close()
-	err = ns.DoHere(func(userns.Commit) error {
+	err = ns.DoAndStay(func(userns.Commit) error {
 		var st unix.Stat_t
 		return unix.Stat("/sys/fs/bpf", &st)
 	})

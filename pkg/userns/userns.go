@@ -5,7 +5,7 @@
 // namespace (setns(CLONE_NEWUSER) fails with EINVAL), and every Go program is
 // multi-threaded. So the one step that must run inside the container's user
 // namespace, opening a filesystem context owned by it, runs in a
-// single-threaded child started by the C code of package nsenter (see there
+// single-threaded child started by the C code of package fscontext (see there
 // why a child of our own and not a re-exec of the binary). Joining just the mount namespace needs no
 // child: it works on a locked OS thread that has unshared its filesystem
 // attributes, and that thread is never handed back to the scheduler.
@@ -25,7 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/procfs"
-	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns/nsenter"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns/fscontext"
 )
 
 var (
@@ -242,7 +242,7 @@ func (n *Namespaces) RootIDs() (uid, gid int) {
 // *HelperError. The helper makes only system calls that never wait on a
 // file system (setns, setresuid, fsopen), so it needs no deadline.
 func (n *Namespaces) OpenFSContext(fstype string) (int, error) {
-	fd, err := nsenter.FSOpen(int(n.user.Fd()), int(n.mount.Fd()), fstype)
+	fd, err := fscontext.Open(int(n.user.Fd()), int(n.mount.Fd()), fstype)
 	if err != nil {
 		return -1, fmt.Errorf("open %s fs context in namespaces of pid %d: %w", fstype, n.Pid, err)
 	}
@@ -251,38 +251,39 @@ func (n *Namespaces) OpenFSContext(fstype string) (int, error) {
 
 // HelperError is a failure inside the namespace helper: the step that failed
 // and the errno it got (errors.Is works on the errno).
-type HelperError = nsenter.Error
+type HelperError = fscontext.Error
 
-// Commit is what Do gives fn: fn calls it right before the step it cannot
+// Commit is what DoOnThrowawayThread gives fn: fn calls it right before the step it cannot
 // take back (a mount), and when it returns false the caller has given up
 // waiting, so fn must undo what it did and return. After a true, the caller
 // waits for fn however long it takes: the steps after a commit must never
 // wait on a file system the container controls.
 type Commit func() bool
 
-// ErrGaveUp means Do stopped waiting for its function, which goes on on a
-// thread of its own (see Do).
+// ErrGaveUp means DoOnThrowawayThread stopped waiting for its function, which goes on on a
+// thread of its own (see DoOnThrowawayThread).
 var ErrGaveUp = errors.New("gave up waiting")
 
-// abandoned counts the threads Do gave up on that still run (stuck in a
+// abandoned counts the threads DoOnThrowawayThread gave up on that still run (stuck in a
 // system call on a hung file system of a container).
 var abandoned atomic.Int64
 
-// Abandoned returns how many threads Do gave up on are still running: a
+// Abandoned returns how many threads DoOnThrowawayThread gave up on are still running: a
 // long-lived caller refuses more work while too many are, so that hung
 // volumes cannot pile threads up.
 func Abandoned() int { return int(abandoned.Load()) }
 
-// Do runs fn on an OS thread that has joined the mount namespace. The thread
-// is discarded afterwards (never returned to the Go scheduler), so nothing
-// else in the program ever runs in that namespace.
+// DoOnThrowawayThread runs fn on an OS thread that has joined the mount
+// namespace, and that thread never comes back: it is discarded afterwards
+// (never returned to the Go scheduler), so nothing else in the program ever
+// runs in that namespace.
 //
-// When ctx ends before fn calls its Commit, Do returns ctx's error at once
+// When ctx ends before fn calls its Commit, DoOnThrowawayThread returns ctx's error at once
 // and leaves the thread behind: a system call on a hung volume (a FUSE
 // daemon that stopped, an NFS server gone) can block it for ever, and no
 // signal but a fatal one, which would end the whole process, interrupts it.
 // Whenever it returns, fn's Commit says false and fn undoes its work.
-func (n *Namespaces) Do(ctx context.Context, fn func(Commit) error) error {
+func (n *Namespaces) DoOnThrowawayThread(ctx context.Context, fn func(Commit) error) error {
 	const (
 		running = iota
 		committed
@@ -291,7 +292,7 @@ func (n *Namespaces) Do(ctx context.Context, fn func(Commit) error) error {
 	)
 	var state atomic.Int32
 	commit := func() bool { return state.CompareAndSwap(running, committed) }
-	// The thread may outlive Do, and n with it: it joins through an fd of
+	// The thread may outlive this call, and n with it: it joins through an fd of
 	// its own, never one a caller may have closed and the number reused.
 	mnt, err := unix.FcntlInt(n.mount.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
@@ -345,18 +346,18 @@ func onThrowawayThread(fn func()) {
 	}()
 }
 
-// DoHere runs fn as Do does, but on the calling goroutine's own OS thread,
+// DoAndStay runs fn as DoOnThrowawayThread does, but on the calling goroutine's own OS thread,
 // and leaves the goroutine locked to that thread, inside the mount
 // namespace, for the rest of its life: when the goroutine ends, the runtime
 // ends the thread with it, except the program's main thread, which Go never
 // ends and which then stays there until the program exits. This spares
 // starting a thread and handing the result back to another (0.3 ms of the
 // OCI hook's 6 ms here), which only a program that ends right after can
-// use. After DoHere, the calling goroutine must not rely on the host's mount
+// use. After DoAndStay, the calling goroutine must not rely on the host's mount
 // namespace or the process's working directory: paths resolve in the
 // container. Nothing here can give up on fn: a caller that needs a deadline
 // ends the process when it passes (which ends a blocked system call too).
-func (n *Namespaces) DoHere(fn func(Commit) error) error {
+func (n *Namespaces) DoAndStay(fn func(Commit) error) error {
 	runtime.LockOSThread()
 	if err := join(int(n.mount.Fd()), n.Pid); err != nil {
 		return err

@@ -125,10 +125,10 @@ func openStandin(t *testing.T) (ns *userns.Namespaces, self, container string) {
 	return ns, self, container
 }
 
-func TestDoJoinsOnlyOneThread(t *testing.T) {
+func TestDoOnThrowawayThreadJoinsOnlyOneThread(t *testing.T) {
 	ns, self, want := openStandin(t)
 	var inside string
-	if err := ns.Do(context.Background(), func(userns.Commit) error {
+	if err := ns.DoOnThrowawayThread(context.Background(), func(userns.Commit) error {
 		var err error
 		inside, err = os.Readlink("/proc/thread-self/ns/mnt")
 		return err
@@ -136,14 +136,14 @@ func TestDoJoinsOnlyOneThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	if inside != want {
-		t.Errorf("Do ran in %s, want the container's %s", inside, want)
+		t.Errorf("DoOnThrowawayThread ran in %s, want the container's %s", inside, want)
 	}
 	if after, _ := os.Readlink("/proc/self/ns/mnt"); after != self {
 		t.Errorf("the process left its mount namespace: %s -> %s", self, after)
 	}
 }
 
-func TestDoHereStaysAndEndsWithItsGoroutine(t *testing.T) {
+func TestDoAndStayStaysAndEndsWithItsGoroutine(t *testing.T) {
 	ns, self, want := openStandin(t)
 	type result struct {
 		inside, after string
@@ -156,7 +156,7 @@ func TestDoHereStaysAndEndsWithItsGoroutine(t *testing.T) {
 	// never ends, would keep it for the rest of the test binary.
 	offMainThread(func() {
 		var r result
-		r.err = ns.DoHere(func(userns.Commit) error {
+		r.err = ns.DoAndStay(func(userns.Commit) error {
 			r.tid = unix.Gettid()
 			var err error
 			r.inside, err = os.Readlink("/proc/thread-self/ns/mnt")
@@ -170,7 +170,7 @@ func TestDoHereStaysAndEndsWithItsGoroutine(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	if r.inside != want || r.after != want {
-		t.Errorf("DoHere ran in %s and its goroutine went on in %s, want the container's %s for both", r.inside, r.after, want)
+		t.Errorf("DoAndStay ran in %s and its goroutine went on in %s, want the container's %s for both", r.inside, r.after, want)
 	}
 	if now, _ := os.Readlink("/proc/self/ns/mnt"); now != self {
 		t.Errorf("the process's main thread left its mount namespace: %s -> %s", self, now)
@@ -188,15 +188,15 @@ func TestDoHereStaysAndEndsWithItsGoroutine(t *testing.T) {
 }
 
 // A hung volume in the container (a FUSE daemon that stopped) blocks the
-// thread that resolves a path through it for as long as it hangs. Do gives
+// thread that resolves a path through it for as long as it hangs. DoOnThrowawayThread gives
 // up at the deadline, the function's Commit then says false, and the
 // thread is counted until it returns.
-func TestDoGivesUpOnAHungFileSystem(t *testing.T) {
+func TestDoOnThrowawayThreadGivesUpOnAHungFileSystem(t *testing.T) {
 	ns, _, _ := openStandin(t)
 	dir := t.TempDir()
 	var release func()
 	// The FUSE mount exists only in the container's mount namespace.
-	if err := ns.Do(context.Background(), func(userns.Commit) error {
+	if err := ns.DoOnThrowawayThread(context.Background(), func(userns.Commit) error {
 		release = testenv.HungFUSE(t, dir)
 		return nil
 	}); err != nil {
@@ -206,24 +206,25 @@ func TestDoGivesUpOnAHungFileSystem(t *testing.T) {
 	defer cancel()
 	committed := make(chan bool, 1)
 	start := time.Now()
-	err := ns.Do(ctx, func(commit userns.Commit) error {
+	err := ns.DoOnThrowawayThread(ctx, func(commit userns.Commit) error {
 		var st unix.Stat_t
-		err := unix.Stat(dir+"/x", &st) // blocks until release
+		err := unix.Stat(dir+"/x", &st)
 		committed <- commit()
 		return err
 	})
+
 	if !errors.Is(err, userns.ErrGaveUp) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Do on a hung file system = %v, want ErrGaveUp and DeadlineExceeded", err)
+		t.Fatalf("DoOnThrowawayThread on a hung file system = %v, want ErrGaveUp and DeadlineExceeded", err)
 	}
 	if waited := time.Since(start); waited > 5*time.Second {
-		t.Errorf("Do returned after %s, long after its deadline", waited)
+		t.Errorf("DoOnThrowawayThread returned after %s, long after its deadline", waited)
 	}
 	if n := userns.Abandoned(); n != 1 {
 		t.Errorf("Abandoned() = %d with one thread stuck, want 1", n)
 	}
 	release()
 	if c := <-committed; c {
-		t.Error("the function's Commit said true after Do gave up")
+		t.Error("the function's Commit said true after DoOnThrowawayThread gave up")
 	}
 	for deadline := time.Now().Add(5 * time.Second); userns.Abandoned() != 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {

@@ -1,4 +1,4 @@
-// Package nsenter holds the few lines of C that let a Go program open a
+// Package fscontext holds the few lines of C that let a Go program open a
 // filesystem context from inside another process's user namespace.
 //
 // Its one hard constraint: setns(CLONE_NEWUSER) fails with EINVAL in a
@@ -13,11 +13,11 @@
 // container. Measured here for the whole helper step: about 1 ms with a
 // re-exec, 0.5 ms with fork() (which copies the Go process's page tables),
 // 0.35 ms with clone(CLONE_VM|CLONE_VFORK).
-package nsenter
+package fscontext
 
 // #cgo CFLAGS: -Wall -Werror -O2
 // #include <stdlib.h>
-// #include "nsenter.h"
+// #include "fscontext.h"
 import "C"
 
 import (
@@ -42,13 +42,13 @@ func (e *Error) Error() string {
 // Unwrap lets callers test the errno with errors.Is.
 func (e *Error) Unwrap() error { return e.Errno }
 
-// FSOpen opens a filesystem context of type fstype from a single-threaded
+// Open opens a filesystem context of type fstype from a single-threaded
 // child that has joined the user namespace userns (as its root) and the
 // mount namespace mntns. The caller owns the returned fd (O_CLOEXEC). The
-// child is reaped before FSOpen returns. There is no timeout: the calling
+// child is reaped before Open returns. There is no timeout: the calling
 // thread sleeps until the child exits (CLONE_VFORK), and the child makes
 // only system calls that never wait on a file system.
-func FSOpen(userns, mntns int, fstype string) (int, error) {
+func Open(userns, mntns int, fstype string) (int, error) {
 	cfstype := C.CString(fstype)
 	defer C.free(unsafe.Pointer(cfstype))
 	var step, errno C.int
