@@ -26,22 +26,35 @@ var (
 )
 
 // Privileged skips (or, with BPFTOKEN_REQUIRE_PRIVILEGED=1, fails) t unless
-// it runs as root on a kernel with BPF tokens and user namespaces.
+// it runs as root on a kernel with BPF tokens and user namespaces, and not
+// with -short (make test-unit).
 func Privileged(t testing.TB) {
 	t.Helper()
-	once.Do(func() { reason = whyNot() })
-	if reason == "" {
-		return
+	if why := WhyNotPrivileged(); why != "" {
+		Unavailable(t, why)
 	}
-	Unavailable(t, reason)
 }
+
+// WhyNotPrivileged says why privileged tests cannot run here, or "" when
+// they can. Flags must be parsed (as in a test, or after flag.Parse in
+// TestMain).
+func WhyNotPrivileged() string {
+	if testing.Short() {
+		return "privileged test, left out by -short (make test-unit)"
+	}
+	once.Do(func() { reason = whyNot() })
+	return reason
+}
+
+// Required reports whether privileged tests must run (BPFTOKEN_REQUIRE_PRIVILEGED=1).
+func Required() bool { return os.Getenv(RequireEnv) == "1" }
 
 // Unavailable skips t because the machine lacks what it needs (why says
 // what), or fails it with BPFTOKEN_REQUIRE_PRIVILEGED=1, where the machine
 // must have it. It is the one place tests skip.
 func Unavailable(t testing.TB, why string) {
 	t.Helper()
-	if os.Getenv(RequireEnv) == "1" {
+	if Required() {
 		t.Fatalf("test cannot run: %s (%s=1 forbids skipping)", why, RequireEnv)
 	}
 	t.Skipf("test skipped: %s", why)

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,6 +34,16 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// Before building anything: every test here is privileged.
+	flag.Parse()
+	if why := testenv.WhyNotPrivileged(); why != "" {
+		if testenv.Required() {
+			fmt.Fprintf(os.Stderr, "integration tests cannot run: %s (%s=1 forbids skipping)\n", why, testenv.RequireEnv)
+			return 1
+		}
+		fmt.Printf("integration tests skipped: %s\n", why)
+		return 0
+	}
 	dir, err := os.MkdirTemp("", "bpftoken-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
