@@ -3,11 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/bpfsys"
+	"github.com/nri-bpftoken/nri-bpftoken/internal/procfs"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
 
@@ -113,19 +113,21 @@ const (
 	seccompFix    = "run with a profile that allows it (podman: --security-opt seccomp=examples/seccomp/bpf.json; docker's and containerd's default profiles allow it with CAP_BPF)"
 )
 
-// lockdownActive reads /sys/kernel/security/lockdown, where the active mode
-// is in brackets: "[none] integrity confidentiality".
+// lockdownActive reads /sys/kernel/security/lockdown's content, where the
+// active mode is in brackets: "[none] integrity confidentiality". Content
+// it cannot read counts as active: that is what the refusal then suggests.
 func lockdownActive(s string) bool {
-	return s != "" && !strings.Contains(s, "[none]")
+	mode, ok := procfs.ParseLockdown(s)
+	return s != "" && (!ok || mode != "none")
 }
 
 // noBPFFSMessage is the token error when the mount scan finds no bpffs.
 const noBPFFSMessage = "no bpffs is mounted here (none in /proc/self/mountinfo): the container got no delegation: start it with bpf.token/ annotations and the bpftoken OCI hook or NRI plugin installed (podman: --annotation bpf.token/cmds=map_create:prog_load ...)"
 
 func kernelRelease() string {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
+	release, err := procfs.KernelRelease()
+	if err != nil {
 		return "unknown"
 	}
-	return unix.ByteSliceToString(u.Release[:])
+	return release
 }

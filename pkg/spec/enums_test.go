@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -11,6 +10,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 
+	"github.com/nri-bpftoken/nri-bpftoken/internal/procfs"
 	"github.com/nri-bpftoken/nri-bpftoken/internal/testenv"
 )
 
@@ -367,11 +367,10 @@ func TestTablesMatchRunningKernel(t *testing.T) {
 	if err != nil {
 		testenv.Unavailable(t, fmt.Sprintf("no kernel BTF to compare the tables with: %v", err))
 	}
-	var uts unix.Utsname
-	if err := unix.Uname(&uts); err != nil {
+	release, err := procfs.KernelRelease()
+	if err != nil {
 		t.Fatal(err)
 	}
-	release := string(bytes.TrimRight(uts.Release[:], "\x00"))
 	strict := strings.HasPrefix(release, "6.18.") || release == "6.18"
 	report := t.Logf
 	if strict {
