@@ -1,6 +1,9 @@
 // Package testenv decides whether privileged tests can run here, and fails
 // them instead of skipping when BPFTOKEN_REQUIRE_PRIVILEGED=1 (as in CI),
 // where a skipped privileged test would hide a broken machine or change.
+//
+// Its one hard constraint: it is the one place tests skip, so that no skip
+// escapes BPFTOKEN_REQUIRE_PRIVILEGED=1.
 package testenv
 
 import (
