@@ -66,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	pluginName := fs.String("name", name, "plugin name to register with NRI")
 	pluginIdx := fs.String("idx", "10", "plugin index to register with NRI (two digits; orders plugins)")
 	socketPath := fs.String("socket-path", api.DefaultSocketPath, "NRI socket of the runtime (external plugin)")
+	stateDir := fs.String("state-dir", defaultStateDir, "where the plugin keeps each pod's shared bpffs (bpf.token/scope: pod), readable by root only")
 	policyFile := fs.String("policy", "", "the admin's policy file, used when the NRI configuration sets none (without any policy the plugin grants nothing)")
 	common := cli.AddCommon(fs, name, "info", "append logs to this file instead of stderr")
 	if code, done := common.Parse(fs, args, stdout); done {
@@ -98,6 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	p := newPlugin(logrus.NewEntry(log), flagPolicy)
+	p.stateDir = *stateDir
 	for {
 		s, err := stub.New(p, opts...)
 		if err != nil {

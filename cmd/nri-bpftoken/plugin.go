@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -43,10 +47,20 @@ type plugin struct {
 	// startTimeout bounds one StartContainer's work (startTimeout, but
 	// tests shorten it).
 	startTimeout time.Duration
+	// stateDir holds, under pods/<pod id>, each pod's shared bpffs
+	// (bpf.token/scope: pod), mounted there so that it outlives its
+	// containers and the plugin.
+	stateDir string
+	// podLocks serializes the starts of one pod's containers: the first
+	// makes the pod's bpffs, the others join it.
+	podLocks sync.Map // pod id -> *sync.Mutex
 }
 
+// defaultStateDir is -state-dir's default.
+const defaultStateDir = "/run/nri-bpftoken"
+
 func newPlugin(log *logrus.Entry, flagPolicy *policy.Policy) *plugin {
-	return &plugin{log: log, flagPolicy: flagPolicy, policy: flagPolicy, startTimeout: startTimeout}
+	return &plugin{log: log, flagPolicy: flagPolicy, policy: flagPolicy, startTimeout: startTimeout, stateDir: defaultStateDir}
 }
 
 // config is the plugin's configuration from NRI's conf.d (YAML or JSON).
@@ -85,7 +99,7 @@ func (p *plugin) Configure(_ context.Context, cfg, runtime, version string) (api
 			p.log.WithField("policy", pol.Source).Warn(w)
 		}
 	}
-	return api.MustParseEventMask("CreateContainer", "StartContainer"), nil
+	return api.MustParseEventMask("CreateContainer", "StartContainer", "RemovePodSandbox"), nil
 }
 
 // parseConfig applies the log level and returns the policy the
@@ -121,9 +135,58 @@ func (p *plugin) parseConfig(cfg string) (*policy.Policy, error) {
 // the plugin was away passes the same checks as any other. Nothing needs
 // cleaning either: the bpffs lives only in each container's mount
 // namespace, and helpers die with the plugin (parent-death signal).
+//
+// The one thing to clean is the shared bpffs of pods removed while the
+// plugin was away.
 func (p *plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, containers []*api.Container) ([]*api.ContainerUpdate, error) {
+	live := make(map[string]bool, len(pods))
+	for _, pod := range pods {
+		live[pod.Id] = true
+	}
+	entries, err := os.ReadDir(filepath.Join(p.stateDir, "pods"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		p.log.WithError(err).Warn("cannot list the pods' shared bpffs")
+	}
+	for _, e := range entries {
+		if !live[e.Name()] {
+			p.removeShared(e.Name())
+		}
+	}
 	p.log.WithFields(logrus.Fields{"pods": len(pods), "containers": len(containers)}).Info("synchronized with runtime")
 	return nil, nil
+}
+
+// RemovePodSandbox ends the pod's shared bpffs, if it has one: what its
+// containers pinned goes with it.
+func (p *plugin) RemovePodSandbox(_ context.Context, pod *api.PodSandbox) error {
+	p.removeShared(pod.Id)
+	p.podLocks.Delete(pod.Id)
+	return nil
+}
+
+func (p *plugin) removeShared(podID string) {
+	dir, err := p.podDir(podID)
+	if err == nil {
+		err = bpffs.RemoveShared(dir)
+	}
+	if err != nil {
+		p.log.WithError(err).WithField("pod", spec.Echo(podID)).Error("cannot remove the pod's shared bpffs")
+		return
+	}
+	p.log.WithField("pod", spec.Echo(podID)).Debug("pod's shared bpffs removed")
+}
+
+// podDir is where the pod's shared bpffs is mounted. The id comes from the
+// runtime, but it names a directory: it must be one plain name.
+func (p *plugin) podDir(podID string) (string, error) {
+	if podID == "" || podID == "." || podID == ".." || strings.ContainsAny(podID, "/\x00") {
+		return "", fmt.Errorf("pod id %s cannot name a directory", spec.Echo(podID))
+	}
+	pods := filepath.Join(p.stateDir, "pods")
+	if err := os.MkdirAll(pods, 0o700); err != nil {
+		return "", fmt.Errorf("pods' shared bpffs directory: %w", err)
+	}
+	return filepath.Join(pods, podID), nil
 }
 
 // decide is the one place that says what a container gets, or why it is
@@ -213,7 +276,13 @@ func (p *plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, c *api
 	}
 	defer ns.Close()
 	// After pivot_root the container's root is its mount namespace's root.
-	res, err := bpffs.ProvisionWith(ctx, ns, bpffs.Target{Rootfs: "/", Delegation: *d, Expect: expectedUserNS(pod, c)})
+	target := bpffs.Target{Rootfs: "/", Delegation: *d, Expect: expectedUserNS(pod, c)}
+	var res *bpffs.Result
+	if d.Shared {
+		res, err = p.provisionShared(ctx, ns, pod, target)
+	} else {
+		res, err = bpffs.ProvisionWith(ctx, ns, target)
+	}
 	if err != nil {
 		return p.refuseStart(pod, c, d, init, err)
 	}
@@ -222,6 +291,23 @@ func (p *plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, c *api
 		"already_mounted": res.AlreadyMounted, "duration": time.Since(start),
 	}).Info("delegated bpffs mounted")
 	return nil
+}
+
+// provisionShared gives the container the pod's shared bpffs, one start of
+// the pod at a time.
+func (p *plugin) provisionShared(ctx context.Context, ns *userns.Namespaces, pod *api.PodSandbox, t bpffs.Target) (*bpffs.Result, error) {
+	if pod == nil {
+		return nil, errors.New("bpf.token/scope: pod, but the runtime passed no pod")
+	}
+	dir, err := p.podDir(pod.Id)
+	if err != nil {
+		return nil, err
+	}
+	l, _ := p.podLocks.LoadOrStore(pod.Id, &sync.Mutex{})
+	mu := l.(*sync.Mutex)
+	mu.Lock()
+	defer mu.Unlock()
+	return bpffs.ProvisionShared(ctx, ns, t, dir)
 }
 
 // refuseStart fails the start of a container whose bpffs could not be

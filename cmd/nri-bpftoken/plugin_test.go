@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -428,5 +429,35 @@ func TestStartContainerChecksTheUserNamespace(t *testing.T) {
 				t.Errorf("bpffs mounted: %v, want %v (read: %v)", mounted, tt.wantErr == nil, rerr)
 			}
 		})
+	}
+}
+
+// The shared bpffs of a pod removed while the plugin was away is removed at
+// Synchronize; a live pod's stays.
+func TestSynchronizeRemovesSharedBPFFSOfPodsGone(t *testing.T) {
+	p := quietPlugin()
+	p.stateDir = t.TempDir()
+	for _, id := range []string{"live", "gone"} {
+		if err := os.MkdirAll(filepath.Join(p.stateDir, "pods", id), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.Synchronize(context.Background(), []*api.PodSandbox{{Id: "live"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(p.stateDir, "pods", "live")); err != nil {
+		t.Errorf("a live pod's bpffs directory went: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(p.stateDir, "pods", "gone")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a removed pod's bpffs directory stayed: %v", err)
+	}
+	if err := p.RemovePodSandbox(context.Background(), &api.PodSandbox{Id: "live"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(p.stateDir, "pods", "live")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("RemovePodSandbox left the pod's bpffs directory: %v", err)
+	}
+	if _, err := p.podDir("../x"); err == nil {
+		t.Error("a pod id with a slash named a directory")
 	}
 }

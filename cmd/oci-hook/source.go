@@ -68,10 +68,18 @@ func sourceOf(st *specs.State, ann map[string]string) (*source, error) {
 // pass a pod's annotations down to its containers, so only there do
 // bpf.token/container.<name> keys apply; for podman they are unknown keys.
 func (s *source) delegation() (*spec.Delegation, error) {
+	var d *spec.Delegation
+	var err error
 	if name, ok := s.ann[crioContainerName]; ok && s.podman == nil {
-		return spec.ForContainer(s.ann, nil, name)
+		d, err = spec.ForContainer(s.ann, nil, name)
+	} else {
+		d, err = spec.ParseAnnotations(s.ann)
 	}
-	return spec.ParseAnnotations(s.ann)
+	if err == nil && d != nil && d.Shared {
+		// A hook runs for one container and keeps nothing between them.
+		return nil, fmt.Errorf("annotation %s: %s asks for one bpffs shared by a pod's containers, which only the NRI plugin gives (containerd, CRI-O): leave %s out, and the hook gives this container a bpffs of its own", spec.AnnotationScope, spec.ScopePod, spec.AnnotationScope)
+	}
+	return d, err
 }
 
 // workload is what the policy's rules select on, from what the runtime

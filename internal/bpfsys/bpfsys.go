@@ -19,8 +19,11 @@ import (
 // bpf commands and flags from include/uapi/linux/bpf.h.
 const (
 	cmdMapCreate   = 0
+	cmdMapLookup   = 1
+	cmdMapUpdate   = 2
 	cmdProgLoad    = 5
 	cmdObjPin      = 6
+	cmdObjGet      = 7
 	cmdBTFLoad     = 18
 	cmdTokenCreate = 36
 
@@ -118,6 +121,46 @@ func ObjPin(fd int, path string) error {
 	_, err = bpf(cmdObjPin, &a)
 	runtime.KeepAlive(p)
 	return err
+}
+
+// ObjGet opens the object pinned at path (no token needed: the bpffs's
+// permissions decide).
+func ObjGet(path string) (int, error) {
+	p, err := unix.BytePtrFromString(path)
+	if err != nil {
+		return -1, err
+	}
+	var a [attrSize]byte
+	put64(&a, 0, uint64(uintptr(unsafe.Pointer(p))))
+	fd, err := bpf(cmdObjGet, &a)
+	runtime.KeepAlive(p)
+	return fd, err
+}
+
+// MapUpdate sets the 8-byte value of the 4-byte key in a map made by
+// MapCreate.
+func MapUpdate(fd int, key uint32, value uint64) error {
+	var a [attrSize]byte
+	put32(&a, 0, uint32(fd))
+	put64(&a, 8, uint64(uintptr(unsafe.Pointer(&key))))
+	put64(&a, 16, uint64(uintptr(unsafe.Pointer(&value))))
+	_, err := bpf(cmdMapUpdate, &a)
+	runtime.KeepAlive(&key)
+	runtime.KeepAlive(&value)
+	return err
+}
+
+// MapLookup reads the 8-byte value of the 4-byte key in a map made by
+// MapCreate.
+func MapLookup(fd int, key uint32) (uint64, error) {
+	var value uint64
+	var a [attrSize]byte
+	put32(&a, 0, uint32(fd))
+	put64(&a, 8, uint64(uintptr(unsafe.Pointer(&key))))
+	put64(&a, 16, uint64(uintptr(unsafe.Pointer(&value))))
+	_, err := bpf(cmdMapLookup, &a)
+	runtime.KeepAlive(&key)
+	return value, err
 }
 
 func minimalBTF() []byte {

@@ -97,28 +97,46 @@ func ProvisionWith(ctx context.Context, ns *userns.Namespaces, t Target) (*Resul
 // provision does the work; inMountNS runs a function inside the container's
 // mount namespace.
 func provision(ns *userns.Namespaces, t Target, inMountNS func(func(userns.Commit) error) error) (*Result, error) {
-	if !path.IsAbs(t.Delegation.Path) || t.Delegation.Path == "/" {
-		return nil, fmt.Errorf("mount path %q: must be an absolute path below /", t.Delegation.Path)
-	}
-	if err := ns.Check(t.Expect); err != nil {
+	if err := checkTarget(ns, t); err != nil {
 		return nil, err
 	}
-	uid, gid := ns.RootIDs()
+	mntfd, err := newMount(ns, t.Delegation)
+	if err != nil {
+		return nil, err
+	}
+	return attach(ns, t, mntfd, inMountNS)
+}
+
+// checkTarget refuses a mount path that is not below / and a process that
+// is not in the user namespace the runtime said.
+func checkTarget(ns *userns.Namespaces, t Target) error {
+	if !path.IsAbs(t.Delegation.Path) || t.Delegation.Path == "/" {
+		return fmt.Errorf("mount path %q: must be an absolute path below /", t.Delegation.Path)
+	}
+	return ns.Check(t.Expect)
+}
+
+// newMount makes a delegated bpffs owned by the user namespace of ns and
+// returns a detached mount of it.
+func newMount(ns *userns.Namespaces, d spec.Delegation) (int, error) {
 	fsfd, err := ns.OpenFSContext("bpf")
 	if err != nil {
 		// Only fsopen itself failing says the kernel lacks bpffs in user
 		// namespaces; EPERM from joining a namespace has other causes.
 		var he *userns.HelperError
 		if errors.As(err, &he) && he.Step == "fsopen" && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENODEV)) {
-			return nil, fmt.Errorf("%w: %w", ErrNoTokenSupport, err)
+			return -1, fmt.Errorf("%w: %w", ErrNoTokenSupport, err)
 		}
-		return nil, err
+		return -1, err
 	}
-	mntfd, err := Create(fsfd, t.Delegation)
-	unix.Close(fsfd)
-	if err != nil {
-		return nil, err
-	}
+	defer unix.Close(fsfd)
+	return Create(fsfd, d)
+}
+
+// attach mounts the detached mount mntfd (which it owns from here on) at
+// the target path inside the container.
+func attach(ns *userns.Namespaces, t Target, mntfd int, inMountNS func(func(userns.Commit) error) error) (*Result, error) {
+	uid, gid := ns.RootIDs()
 	// The container's /proc may be another pid namespace's (after
 	// pivot_root) or missing; the host's is opened here, before joining.
 	proc, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)

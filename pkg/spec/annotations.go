@@ -19,6 +19,12 @@ const (
 	AnnotationAttachs = "bpf.token/attachs"
 	AnnotationPath    = "bpf.token/path"
 	DefaultPath       = "/sys/fs/bpf"
+	// AnnotationScope set to ScopePod on a pod gives its containers one
+	// bpffs, shared, kept between them (NRI plugin); ScopeContainer, the
+	// default, gives each container its own.
+	AnnotationScope = "bpf.token/scope"
+	ScopeContainer  = "container"
+	ScopePod        = "pod"
 )
 
 // LibbpfTokenPathEnv tells libbpf (>= 1.4) where the delegated bpffs is when
@@ -43,7 +49,7 @@ const (
 )
 
 // validAnnotationKeys is in the order users read about them, not sorted.
-var validAnnotationKeys = []string{AnnotationCmds, AnnotationMaps, AnnotationProgs, AnnotationAttachs, AnnotationPath}
+var validAnnotationKeys = []string{AnnotationCmds, AnnotationMaps, AnnotationProgs, AnnotationAttachs, AnnotationPath, AnnotationScope}
 
 // HasAnnotations reports whether any key starts with AnnotationPrefix. It is
 // the hook's fast path for the common container that wants no token.
@@ -88,6 +94,16 @@ func ParseAnnotations(ann map[string]string) (*Delegation, error) {
 			d.Path = p
 			continue
 		}
+		if key == AnnotationScope {
+			switch strings.TrimSpace(value) {
+			case "", ScopeContainer:
+			case ScopePod:
+				d.Shared = true
+			default:
+				return nil, &AnnotationError{Key: AnnotationScope, Item: clipEcho(value), Err: ErrBadScope}
+			}
+			continue
+		}
 		k := kindOfKey(key)
 		if k < 0 {
 			return nil, unknownKeyError(key)
@@ -100,18 +116,19 @@ func ParseAnnotations(ann map[string]string) (*Delegation, error) {
 		requested = requested || hasItems(value)
 	}
 
-	// Every key is known by now, so the keys other than the path are
-	// delegate keys; the first of them in sorted order gets the blame.
+	// Every key is known by now, so the keys other than the path and the
+	// scope are delegate keys; the first of them in sorted order gets the
+	// blame.
 	firstDelegate := ""
 	for _, key := range keys {
-		if key != AnnotationPath {
+		if key != AnnotationPath && key != AnnotationScope {
 			firstDelegate = key
 			break
 		}
 	}
 	switch {
 	case firstDelegate == "":
-		return nil, &AnnotationError{Key: AnnotationPath, Err: ErrNoDelegation,
+		return nil, &AnnotationError{Key: keys[0], Err: ErrNoDelegation,
 			Detail: "is set but no delegate key is"}
 	case !requested:
 		return nil, &AnnotationError{Key: firstDelegate, Err: ErrNoDelegation, Detail: "is empty"}

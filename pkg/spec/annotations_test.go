@@ -236,7 +236,7 @@ func TestParseAnnotations(t *testing.T) {
 func TestParseAnnotationsErrors(t *testing.T) {
 	const (
 		noDelegation = "set at least one of bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs"
-		validKeyList = "valid keys: bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs, bpf.token/path"
+		validKeyList = "valid keys: bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs, bpf.token/path, bpf.token/scope"
 	)
 	tests := []struct {
 		name     string
@@ -340,7 +340,7 @@ func TestErrorMessages(t *testing.T) {
 		{map[string]string{AnnotationMaps: "hsh"},
 			`annotation bpf.token/maps: unknown map type "hsh" (did you mean "hash"?); use names of enum bpf_map_type without BPF_MAP_TYPE_, "any", or a number`},
 		{map[string]string{"bpf.token/prog": "xdp"},
-			`annotation bpf.token/prog: unknown key (did you mean "bpf.token/progs"?); valid keys: bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs, bpf.token/path`},
+			`annotation bpf.token/prog: unknown key (did you mean "bpf.token/progs"?); valid keys: bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs, bpf.token/path, bpf.token/scope`},
 		{map[string]string{AnnotationPath: "/sys/fs/bpf"},
 			`annotation bpf.token/path is set but no delegate key is: set at least one of bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs`},
 		{map[string]string{AnnotationCmds: "BPF_PROG_LOAD"},

@@ -9,6 +9,9 @@ import (
 type Delegation struct {
 	Masks Masks
 	Path  string // cleaned absolute path inside the container
+	// Shared: the pod's one bpffs (bpf.token/scope: pod), which its
+	// containers share and which outlives each of them.
+	Shared bool
 }
 
 // String renders d on one line for logs, e.g.
@@ -24,6 +27,9 @@ func (d Delegation) String() string {
 	if d.Path != "" {
 		// Parsed paths are printable, but a hand-built Delegation may not be.
 		parts = append(parts, "path="+Echo(d.Path))
+	}
+	if d.Shared {
+		parts = append(parts, "scope="+ScopePod)
 	}
 	return strings.Join(parts, " ")
 }

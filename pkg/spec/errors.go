@@ -14,6 +14,7 @@ var (
 	ErrBadPath      = errors.New("bad path")
 	ErrNoDelegation = errors.New("no delegation requested")
 	ErrTooLong      = errors.New("value too long")
+	ErrBadScope     = errors.New("bad scope")
 )
 
 // AnnotationError describes a bad bpf.token/ annotation. Its user-supplied
@@ -100,6 +101,10 @@ func (e *AnnotationError) reason() string {
 		fmt.Fprintf(&b, ": bad path %q", e.Item)
 		writeHints(&b, e.Suggestions, e.Detail)
 		b.WriteString("; use an absolute path such as " + DefaultPath)
+		return b.String()
+
+	case ErrBadScope:
+		fmt.Fprintf(&b, ": bad scope %q; use %q (one bpffs for the pod, shared by its containers) or %q (the default: one per container)", e.Item, ScopePod, ScopeContainer)
 		return b.String()
 
 	case ErrTooLong:

@@ -35,7 +35,7 @@ func ExampleParseAnnotations() {
 	// cmds=map_create:prog_load:btf_load maps=array:ringbuf progs=socket_filter attachs=cgroup_inet_ingress path=/sys/fs/bpf
 	// delegate_maps=0x8000004
 	// true
-	// annotation bpf.token/prog: unknown key (did you mean "bpf.token/progs"?); valid keys: bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs, bpf.token/path
+	// annotation bpf.token/prog: unknown key (did you mean "bpf.token/progs"?); valid keys: bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs, bpf.token/path, bpf.token/scope
 	// <nil> <nil>
 }
 

@@ -359,3 +359,35 @@ func FuzzForContainer(f *testing.F) {
 		}
 	})
 }
+
+func TestScope(t *testing.T) {
+	const pod = "bpf.token/scope"
+	tests := []struct {
+		name       string
+		podAnn     map[string]string
+		wantShared bool
+		wantErr    error
+		wantMsg    string
+	}{
+		{"pod-wide, scope pod", map[string]string{"bpf.token/maps": "array", pod: "pod"}, true, nil, ""},
+		{"pod-wide, scope container", map[string]string{"bpf.token/maps": "array", pod: "container"}, false, nil, ""},
+		{"pod-wide, no scope", map[string]string{"bpf.token/maps": "array"}, false, nil, ""},
+		{"a container's own map gets a bpffs of its own", map[string]string{"bpf.token/maps": "array", pod: "pod", "bpf.token/container.app": `{"maps": "hash"}`}, false, nil, ""},
+		{"bad scope", map[string]string{"bpf.token/maps": "array", pod: "Pod!"}, false, ErrBadScope, `annotation bpf.token/scope: bad scope "Pod!"; use "pod"`},
+		{"scope alone", map[string]string{pod: "pod"}, false, ErrNoDelegation, "annotation bpf.token/scope is set but no delegate key is"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := ForContainer(tt.podAnn, nil, "app")
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantMsg) {
+					t.Fatalf("ForContainer = %v, want %v with %q", err, tt.wantErr, tt.wantMsg)
+				}
+				return
+			}
+			if err != nil || d == nil || d.Shared != tt.wantShared {
+				t.Fatalf("ForContainer = %+v, %v; want shared %v", d, err, tt.wantShared)
+			}
+		})
+	}
+}

@@ -106,6 +106,10 @@ teardown() { cri_teardown; }
 	check_forged_image_key
 }
 
+@test "bpf.token/scope: pod: one bpffs per pod, pins shared and kept across container and plugin restarts" {
+	check_pod_scope shared
+}
+
 @test "containerd restarts: the plugin reconnects and the next pod works" {
 	before=$(grep -c 'connected to runtime' "$PLUGIN_LOG")
 	ctd_restart

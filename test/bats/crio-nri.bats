@@ -53,6 +53,10 @@ teardown() { cri_teardown; }
 	check_learnt_at_synchronize sync
 }
 
+@test "crio NRI: bpf.token/scope: pod: one bpffs per pod, pins shared and kept across container and plugin restarts" {
+	check_pod_scope shared
+}
+
 @test "crio NRI: removing the pod leaves nothing on the host" {
 	check_removal_leaves_nothing gone pod
 }

@@ -133,7 +133,7 @@ plugin_paths() {
 start_plugin() {
 	local before
 	before=$(grep -c 'connected to runtime' "$PLUGIN_LOG" 2>/dev/null || true)
-	"$REPO/bin/nri-bpftoken" -idx 10 -socket-path "$RUN_ROOT/nri.sock" \
+	"$REPO/bin/nri-bpftoken" -idx 10 -socket-path "$RUN_ROOT/nri.sock" -state-dir "$RUN_ROOT/state" \
 		-log-level "${PLUGIN_LOG_LEVEL:-debug}" -log-file "$PLUGIN_LOG" "$@" 3>&- &
 	echo $! >"$RUN_ROOT/nri-bpftoken.pid"
 	wait_for_log "connected to runtime" $((before + 1))
@@ -256,6 +256,50 @@ check_learnt_at_synchronize() {
 	run rt crictl logs "$id"
 	echo "logs: $output"
 	[[ "$output" != *"the workload ran"* ]]
+}
+
+# check_pod_scope NAME: bpf.token/scope: pod gives the pod one bpffs: a map
+# pinned by one container is read by another, and by a container started
+# after the first ended and after the plugin restarted; another pod has none
+# of it; removing the pod leaves no mount and no superblock anywhere.
+check_pod_scope() {
+	local scope=(--annotation bpf.token/scope=pod --annotation bpf.token/cmds=map_create --annotation bpf.token/maps=array)
+	POD_NAME=$1
+	pod=$(rt run_pod "$1" --userns "${scope[@]}")
+	run_to_exit "$pod" pinner --cap BPF "${PROBE[@]}" -- probe -pin /sys/fs/bpf counter 42
+	[ "$exit_code" = 0 ]
+	[[ "$output" == *pinned* ]]
+	run_to_exit "$pod" reader --cap BPF "${PROBE[@]}" -- probe -get /sys/fs/bpf counter
+	[ "$exit_code" = 0 ]
+	[ "$output" = 42 ]
+	# The pod's bpffs is on the host, root's only, while the pod exists.
+	grep -q " $RUN_ROOT/state/pods/$pod .* - bpf " /proc/self/mountinfo
+	# The pinner again, as kubelet restarts a container, after the plugin
+	# restarted: the map is still there, with its value.
+	stop_plugin
+	start_plugin -policy "$POLICY"
+	rt crictl rm "$(rt crictl ps -aq --name pinner --pod "$pod")" >/dev/null
+	run_to_exit "$pod" pinner --cap BPF "${PROBE[@]}" -- probe -get /sys/fs/bpf counter
+	[ "$exit_code" = 0 ]
+	[ "$output" = 42 ]
+	# Another pod, the same annotations: a bpffs of its own, without the pin.
+	POD_NAME=$1-other
+	other=$(rt run_pod "$1-other" --userns "${scope[@]}")
+	run_to_exit "$other" reader --cap BPF "${PROBE[@]}" -- probe -get /sys/fs/bpf counter
+	[ "$exit_code" = 1 ]
+	[[ "$output" == *"no such file or directory"* ]]
+	rt crictl stopp "$pod" "$other" >/dev/null
+	rt crictl rmp "$pod" "$other" >/dev/null
+	[ ! -e "$RUN_ROOT/state/pods/$pod" ]
+	[ ! -e "$RUN_ROOT/state/pods/$other" ]
+	[ -z "$(grep " $RUN_ROOT/state/" /proc/self/mountinfo)" ]
+	# No process anywhere has a delegated bpffs left.
+	local left pid
+	left=$(grep -H ' - bpf .*delegate_' /proc/[0-9]*/mountinfo 2>/dev/null || true)
+	for pid in $(cut -d/ -f3 <<<"$left" | sort -u); do
+		echo "pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)) still has a delegated bpffs" >&2
+	done
+	[ -z "$left" ]
 }
 
 # check_removal_leaves_nothing NAME pod|container: a running container with

@@ -13,6 +13,11 @@
 //
 // "standin -pivot ROOTFS" first makes ROOTFS its root with pivot_root, as a
 // started container has it (what the NRI plugin meets at StartContainer).
+//
+// "standin -pin DIR NAME VALUE" creates an array map through the token of the
+// bpffs at DIR, stores VALUE at key 0 and pins the map at DIR/NAME;
+// "standin -get DIR NAME" prints the value at key 0 of the map pinned at
+// DIR/NAME: the bats suites check with them that containers share pins.
 package main
 
 import (
@@ -21,6 +26,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -29,6 +35,14 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 5 && os.Args[1] == "-pin" {
+		exitOn(pin(os.Args[2], os.Args[3], os.Args[4]))
+		return
+	}
+	if len(os.Args) == 4 && os.Args[1] == "-get" {
+		exitOn(get(os.Args[2], os.Args[3]))
+		return
+	}
 	if len(os.Args) == 3 && os.Args[1] == "-probe" {
 		out, _ := json.Marshal(probe(os.Args[2]))
 		fmt.Println(string(out))
@@ -128,4 +142,58 @@ func probe(dir string) map[string]string {
 	fd, err = bpfsys.BTFLoad(token)
 	closeOK("btf", fd, err)
 	return res
+}
+
+func exitOn(err error) {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "standin: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// pin stores value in a new array map, made through the token of the bpffs
+// at dir, and pins the map there as name.
+func pin(dir, name, value string) error {
+	v, err := strconv.ParseUint(value, 10, 64)
+	if err != nil {
+		return err
+	}
+	root, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(root)
+	token, err := bpfsys.TokenCreate(root)
+	if err != nil {
+		return fmt.Errorf("token from %s: %w", dir, err)
+	}
+	defer unix.Close(token)
+	m, err := bpfsys.MapCreate(token, 2) // BPF_MAP_TYPE_ARRAY
+	if err != nil {
+		return fmt.Errorf("create array map: %w", err)
+	}
+	defer unix.Close(m)
+	if err := bpfsys.MapUpdate(m, 0, v); err != nil {
+		return fmt.Errorf("update map: %w", err)
+	}
+	if err := bpfsys.ObjPin(m, filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("pin at %s: %w", filepath.Join(dir, name), err)
+	}
+	fmt.Println("pinned")
+	return nil
+}
+
+// get prints the value at key 0 of the map pinned at dir/name.
+func get(dir, name string) error {
+	m, err := bpfsys.ObjGet(filepath.Join(dir, name))
+	if err != nil {
+		return fmt.Errorf("get %s: %w", filepath.Join(dir, name), err)
+	}
+	defer unix.Close(m)
+	v, err := bpfsys.MapLookup(m, 0)
+	if err != nil {
+		return fmt.Errorf("lookup: %w", err)
+	}
+	fmt.Println(v)
+	return nil
 }
