@@ -461,3 +461,25 @@ func TestSynchronizeRemovesSharedBPFFSOfPodsGone(t *testing.T) {
 		t.Error("a pod id with a slash named a directory")
 	}
 }
+
+// With bpf.token/scope: pod, the policy still judges each container as it
+// would without: the shared bpffs is no way around a ceiling.
+func TestPodScopeKeepsThePolicyPerContainer(t *testing.T) {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	pol, err := policy.Parse([]byte(`rules: [{name: web-only, match: {containers: [web]}, allow: {cmds: [map_create], maps: [array]}}]`), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPlugin(logrus.NewEntry(l), pol)
+	pod := &api.PodSandbox{Id: "p", Name: "pod", Namespace: "ns",
+		Annotations: map[string]string{"bpf.token/scope": "pod", "bpf.token/cmds": "map_create", "bpf.token/maps": "array"}}
+	userNS := &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user"}, {Type: "mount"}}}
+	if _, _, err := p.CreateContainer(context.Background(), pod, &api.Container{Id: "a", Name: "web", Linux: userNS}); err != nil {
+		t.Errorf("the container the rule selects: %v", err)
+	}
+	_, _, err = p.CreateContainer(context.Background(), pod, &api.Container{Id: "b", Name: "sidecar", Linux: userNS})
+	if !errors.Is(err, policy.ErrDenied) || !strings.Contains(err.Error(), `pod ns/pod container sidecar: denied by policy: no rule of policy test selects`) {
+		t.Errorf("a container of the same pod no rule selects = %v, want the usual refusal", err)
+	}
+}
