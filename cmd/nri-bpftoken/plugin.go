@@ -182,11 +182,7 @@ func (p *plugin) podDir(podID string) (string, error) {
 	if podID == "" || podID == "." || podID == ".." || strings.ContainsAny(podID, "/\x00") {
 		return "", fmt.Errorf("pod id %s cannot name a directory", spec.Echo(podID))
 	}
-	pods := filepath.Join(p.stateDir, "pods")
-	if err := os.MkdirAll(pods, 0o700); err != nil {
-		return "", fmt.Errorf("pods' shared bpffs directory: %w", err)
-	}
-	return filepath.Join(pods, podID), nil
+	return filepath.Join(p.stateDir, "pods", podID), nil
 }
 
 // decide is the one place that says what a container gets, or why it is
@@ -302,6 +298,9 @@ func (p *plugin) provisionShared(ctx context.Context, ns *userns.Namespaces, pod
 	dir, err := p.podDir(pod.Id)
 	if err != nil {
 		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return nil, fmt.Errorf("pods' shared bpffs directory: %w", err)
 	}
 	l, _ := p.podLocks.LoadOrStore(pod.Id, &sync.Mutex{})
 	mu := l.(*sync.Mutex)
