@@ -263,7 +263,7 @@ check_learnt_at_synchronize() {
 # after the first ended and after the plugin restarted; another pod has none
 # of it; removing the pod leaves no mount and no superblock anywhere.
 check_pod_scope() {
-	local scope=(--annotation bpf.token/scope=pod --annotation bpf.token/cmds=map_create --annotation bpf.token/maps=array)
+	local id scope=(--annotation bpf.token/scope=pod --annotation bpf.token/cmds=map_create --annotation bpf.token/maps=array)
 	POD_NAME=$1
 	pod=$(rt run_pod "$1" --userns "${scope[@]}")
 	run_to_exit "$pod" pinner --cap BPF "${PROBE[@]}" -- probe -pin /sys/fs/bpf counter 42
@@ -274,14 +274,24 @@ check_pod_scope() {
 	[ "$output" = 42 ]
 	# The pod's bpffs is on the host, root's only, while the pod exists.
 	grep -q " $RUN_ROOT/state/pods/$pod .* - bpf " /proc/self/mountinfo
-	# The pinner again, as kubelet restarts a container, after the plugin
-	# restarted: the map is still there, with its value.
+	# A container that pinned is killed, the plugin restarts, and the
+	# container starts again as kubelet restarts one (a new container of the
+	# same name): the map is still there, with its value.
+	id=$(rt create_container "$pod" "$1" worker "$IMAGE" --cap BPF "${PROBE[@]}" -- \
+		sh -c 'probe -pin /sys/fs/bpf worker 7 && exec sleep 600')
+	rt start_container "$id"
+	for _ in $(seq 50); do
+		[[ "$(rt crictl logs "$id" 2>&1)" == *pinned* ]] && break
+		sleep 0.1
+	done
+	rt crictl stop -t 0 "$id" >/dev/null
+	rt crictl rm "$id" >/dev/null
 	stop_plugin
 	start_plugin -policy "$POLICY"
-	rt crictl rm "$(rt crictl ps -aq --name pinner --pod "$pod")" >/dev/null
-	run_to_exit "$pod" pinner --cap BPF "${PROBE[@]}" -- probe -get /sys/fs/bpf counter
+	run_to_exit "$pod" worker --cap BPF "${PROBE[@]}" -- sh -c 'probe -get /sys/fs/bpf worker && probe -get /sys/fs/bpf counter'
 	[ "$exit_code" = 0 ]
-	[ "$output" = 42 ]
+	[ "$output" = "7
+42" ]
 	# Another pod, the same annotations: a bpffs of its own, without the pin.
 	POD_NAME=$1-other
 	other=$(rt run_pod "$1-other" --userns "${scope[@]}")
