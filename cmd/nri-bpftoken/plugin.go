@@ -167,6 +167,9 @@ func (p *plugin) RemovePodSandbox(_ context.Context, pod *api.PodSandbox) error 
 func (p *plugin) removeShared(podID string) {
 	dir, err := p.podDir(podID)
 	if err == nil {
+		if _, serr := os.Lstat(dir); errors.Is(serr, fs.ErrNotExist) {
+			return // most pods share none
+		}
 		err = bpffs.RemoveShared(dir)
 	}
 	if err != nil {

@@ -50,7 +50,7 @@ func sourceOf(st *specs.State, ann map[string]string) (*source, error) {
 		return &source{ann: ann}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: without podman's records the hook cannot tell the admin's annotations from those the image carries", err)
+		return nil, fmt.Errorf("%w: without podman's records the hook cannot tell the admin's annotations from those the image carries: remove the container and run it again; if that fails too, podman's storage is damaged", err)
 	}
 	src := &source{podman: rec, ann: make(map[string]string, len(ann))}
 	for k, v := range ann {
