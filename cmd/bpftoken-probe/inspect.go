@@ -23,8 +23,9 @@ const (
 const mountInfoPath = "/proc/self/mountinfo"
 
 type options struct {
-	path       string // -path; "" to look elsewhere
-	forceProbe bool   // -probe: learn by trying even when token info exists
+	path       string   // -path; "" to look elsewhere
+	forceProbe bool     // -probe: learn by trying even when token info exists
+	want       []string // -want: profiles to check the token against
 }
 
 // result is everything the probe found out; report() renders it.
@@ -44,6 +45,7 @@ type result struct {
 	mount      *mountinfo.Entry // the bpffs at path in mountinfo, if there
 	mountMasks *spec.Masks      // its delegate_* options, nil if unparsable
 
+	want     []string // profiles to check, from options
 	env      environment
 	notes    []string // findings on the way that belong among the warnings
 	warnings []string
@@ -52,7 +54,7 @@ type result struct {
 // inspect finds a bpffs, creates a token from it and learns what the token
 // allows. It never fails: everything that goes wrong is part of the result.
 func inspect(o options, env environment, calls bpfCalls) *result {
-	r := &result{env: env}
+	r := &result{env: env, want: o.want}
 	for _, err := range env.errs {
 		r.notes = append(r.notes, err.Error())
 	}

@@ -30,9 +30,10 @@ const (
 	exitToken   = 0 // a token was created
 	exitNoToken = 1 // none could be; the output says why
 	exitUsage   = 2
+	exitWant    = 3 // a token was created, but it or the process lacks what -want names
 )
 
-const usage = `Usage: %s [-path DIR] [-json] [-probe]
+const usage = `Usage: %s [-path DIR] [-json] [-probe] [-want PROFILE[,PROFILE]]
 
 Reports what a BPF token created in this container allows: the delegated bpf
 commands, map types, program types and attach types, plus the capabilities,
@@ -43,7 +44,13 @@ The bpffs is DIR, else $LIBBPF_BPF_TOKEN_PATH, else every bpffs mount in
 /proc/self/mountinfo (those delegating something first, /sys/fs/bpf first
 among equals) until one gives a token.
 
-Exit status: 0 a token was created, 1 none could be, 2 usage error.
+With -want, it also says whether the token and the capabilities suffice
+for those profiles (bpf.token/profile) and, when not, what is missing: run
+it where a load failed.
+
+Exit status: 0 a token was created (and it serves -want), 1 none could be,
+2 usage error, 3 a token was created but it or the process lacks what
+-want names.
 
 Flags:
 `
@@ -63,6 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.path, "path", "", "the delegated bpffs mount point (default: $"+spec.LibbpfTokenPathEnv+", else scan the mounts)")
 	asJSON := fs.Bool("json", false, "print one JSON object for scripts instead of text")
 	fs.BoolVar(&o.forceProbe, "probe", false, "learn the lists by trying every map, program and attach type, as on kernels without token info, and check the result against the token info")
+	want := fs.String("want", "", "check the token and the capabilities against these `profiles` (bpf.token/profile names, comma-separated)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -82,6 +90,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitToken
 	}
 
+	if *want != "" {
+		_, names, err := spec.ParseProfiles("-want", *want)
+		if err != nil {
+			var ae *spec.AnnotationError
+			if errors.As(err, &ae) {
+				err = errors.New(ae.Reason())
+			}
+			fmt.Fprintf(stderr, "%s: -want: %v\n", name, err)
+			return exitUsage
+		}
+		o.want = names
+	}
+
 	res := inspect(o, readEnvironment(), kernelCalls{})
 	write := writeText
 	if *asJSON {
@@ -93,6 +114,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if !res.tokenOK {
 		return exitNoToken
+	}
+	for _, w := range res.report().Want {
+		if !w.OK {
+			return exitWant
+		}
 	}
 	return exitToken
 }

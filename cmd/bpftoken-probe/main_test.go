@@ -15,7 +15,8 @@ func TestRunUsage(t *testing.T) {
 		stderr string
 	}{
 		{name: "version", args: []string{"--version"}, status: 0, stdout: "bpftoken-probe dev\n"},
-		{name: "help", args: []string{"--help"}, status: 0, stdout: "Exit status: 0 a token was created, 1 none could be, 2 usage error."},
+		{name: "help", args: []string{"--help"}, status: 0, stdout: "Exit status: 0 a token was created (and it serves -want), 1 none could be,\n2 usage error, 3 a token was created but it or the process lacks what\n-want names."},
+		{name: "unknown profile", args: []string{"-want", "xdp,xpd"}, status: 2, stderr: `bpftoken-probe: -want: unknown profile "xpd" (did you mean "xdp"?); profiles: socket-filter, `},
 		{name: "unknown flag", args: []string{"-nope"}, status: 2, stderr: "flag provided but not defined: -nope"},
 		{name: "positional argument", args: []string{"/sys/fs/bpf"}, status: 2, stderr: `unexpected argument "/sys/fs/bpf" (the bpffs goes in -path DIR)`},
 		{name: "path without value", args: []string{"-path"}, status: 2, stderr: "flag needs an argument: -path"},

@@ -22,13 +22,16 @@ type report struct {
 		Errno string `json:"errno,omitempty"`
 		Error string `json:"error,omitempty"`
 	} `json:"token"`
-	InfoSource string        `json:"info_source"` // "token_info", "probing", or "" without a token
-	Cmds       []string      `json:"cmds"`
-	Maps       []string      `json:"maps"`
-	Progs      []string      `json:"progs"`
-	Attachs    []string      `json:"attachs"`
-	Mount      *mountReport  `json:"mount"`            // null when the path is no bpffs mount point
-	Probes     *probeResults `json:"probes,omitempty"` // per-name outcomes, when probing ran
+	InfoSource string   `json:"info_source"` // "token_info", "probing", or "" without a token
+	Cmds       []string `json:"cmds"`
+	Maps       []string `json:"maps"`
+	Progs      []string `json:"progs"`
+	Attachs    []string `json:"attachs"`
+	// Profiles are the spec.Profiles whose every item the token delegates.
+	Profiles []string      `json:"profiles"`
+	Want     []wantReport  `json:"want,omitempty"`   // one per profile -want named
+	Mount    *mountReport  `json:"mount"`            // null when the path is no bpffs mount point
+	Probes   *probeResults `json:"probes,omitempty"` // per-name outcomes, when probing ran
 	environment
 	Warnings []string `json:"warnings"`
 }
@@ -69,6 +72,13 @@ func (r *result) report() report {
 	}
 	rep.Cmds, rep.Maps, rep.Progs, rep.Attachs = granted.Names(spec.KindCmds), granted.Names(spec.KindMaps),
 		granted.Names(spec.KindProgs), granted.Names(spec.KindAttachs)
+	rep.Profiles = spec.CoveredProfiles(granted)
+	if rep.Profiles == nil {
+		rep.Profiles = []string{}
+	}
+	if r.want != nil {
+		rep.Want = wantProfiles(r.want, granted, r.env)
+	}
 	if r.mount != nil {
 		rep.Mount = r.mountReport()
 	}
@@ -117,6 +127,7 @@ func writeText(w io.Writer, rep report) error {
 		}{{spec.KindCmds, rep.Cmds}, {spec.KindMaps, rep.Maps}, {spec.KindProgs, rep.Progs}, {spec.KindAttachs, rep.Attachs}} {
 			fmt.Fprintf(&b, "  %-8s %s\n", l.k.String()+":", joinOrNone(l.names))
 		}
+		line("profiles", "%s", describeProfiles(rep.Profiles))
 	} else if rep.Mount != nil {
 		line("mount", "%s (what the bpffs delegates, unusable without a token)", rep.Mount.Options)
 	}
@@ -127,6 +138,9 @@ func writeText(w io.Writer, rep report) error {
 	line("seccomp", "%s", describeSeccomp(rep.Seccomp))
 	line("userns", "%s", describeUserNS(rep.UserNS))
 	line("cgroupns", "%s", describeCgroupNS(rep.CgroupNS))
+	for _, w := range rep.Want {
+		line("want", "%s: %s", w.Profile, describeWant(w))
+	}
 	if len(rep.Warnings) > 0 {
 		b.WriteString("warnings:\n")
 		for _, s := range rep.Warnings {
@@ -150,6 +164,13 @@ func describePath(rep report) string {
 		return rep.Path + " (from " + spec.LibbpfTokenPathEnv + ")"
 	}
 	return rep.Path
+}
+
+func describeProfiles(names []string) string {
+	if len(names) == 0 {
+		return "none (the token lacks some item of every " + spec.AnnotationProfile + ")"
+	}
+	return strings.Join(names, ", ") + " (the token delegates everything these need)"
 }
 
 func describeToken(rep report) string {

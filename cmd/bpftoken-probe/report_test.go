@@ -199,3 +199,53 @@ func TestTextProbes(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// -want says, per profile, what the token and the process lack, with the
+// fix; the profiles line names what the token covers.
+func TestWantProfiles(t *testing.T) {
+	sf, _ := spec.LookupProfile("socket-filter")
+	xdp, _ := spec.LookupProfile("xdp")
+	onlyBPF := environment{Caps: map[string]bool{"CAP_BPF": true}}
+	tests := []struct {
+		name    string
+		granted spec.Masks
+		env     environment
+		want    []string
+		ok      []bool
+		text    []string // substrings of describeWant, per profile
+	}{
+		{"covered", sf.Masks, onlyBPF, []string{"socket-filter"}, []bool{true}, []string{"ok: "}},
+		{"items and a capability missing", sf.Masks, onlyBPF, []string{"xdp"}, []bool{false},
+			[]string{"MISSING progs xdp, attachs xdp, capability CAP_NET_ADMIN: ask for bpf.token/profile=xdp; add CAP_NET_ADMIN (podman: --cap-add NET_ADMIN"}},
+		{"capability only", xdp.Masks, onlyBPF, []string{"socket-filter", "xdp"}, []bool{true, false},
+			[]string{"ok: ", "MISSING capability CAP_NET_ADMIN: add CAP_NET_ADMIN"}},
+		{"capabilities unknown are not blamed", xdp.Masks, environment{}, []string{"xdp"}, []bool{true}, []string{"ok: "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := wantProfiles(tt.want, tt.granted, tt.env)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d reports, want %d", len(got), len(tt.want))
+			}
+			for i, w := range got {
+				if w.Profile != tt.want[i] || w.OK != tt.ok[i] || !strings.Contains(describeWant(w), tt.text[i]) {
+					t.Errorf("%s: ok %v, %q; want ok %v, containing %q", w.Profile, w.OK, describeWant(w), tt.ok[i], tt.text[i])
+				}
+			}
+		})
+	}
+	r := &result{tokenOK: true, granted: xdp.Masks, env: onlyBPF, want: []string{"xdp"}}
+	rep := r.report()
+	if strings.Join(rep.Profiles, ",") != "socket-filter,xdp" || len(rep.Want) != 1 || rep.Want[0].OK {
+		t.Errorf("report: profiles %v, want %+v", rep.Profiles, rep.Want)
+	}
+	var b strings.Builder
+	if err := writeText(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"profiles: socket-filter, xdp (the token delegates everything these need)", "want:     xdp: MISSING capability CAP_NET_ADMIN"} {
+		if !strings.Contains(b.String(), s) {
+			t.Errorf("text lacks %q:\n%s", s, b.String())
+		}
+	}
+}

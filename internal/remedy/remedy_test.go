@@ -12,7 +12,7 @@ func TestCapWarnings(t *testing.T) {
 	got := CapWarnings(xdp, []string{"CAP_PERFMON"})
 	want := []string{
 		"container lacks CAP_BPF, which creating a BPF token needs: add it (podman: --cap-add BPF; Kubernetes: securityContext.capabilities.add: [BPF])",
-		"container lacks CAP_NET_ADMIN, which loading the delegated program types [xdp] needs: add it (podman: --cap-add NET_ADMIN; Kubernetes: securityContext.capabilities.add: [NET_ADMIN])",
+		"container lacks CAP_NET_ADMIN, which loading or attaching the delegated program types [xdp] needs: add it (podman: --cap-add NET_ADMIN; Kubernetes: securityContext.capabilities.add: [NET_ADMIN])",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("CapWarnings = %q, want %q", got, want)

@@ -23,6 +23,7 @@
 //	      maps: [array, ringbuf]
 //	      progs: [socket_filter, kprobe]
 //	      attachs: [cgroup_inet_ingress]
+//	      profiles: [ringbuf-telemetry]        # everything these profiles delegate (spec.Profiles)
 //	      paths: [/sys/fs/bpf]                 # the default
 //	      any: false                           # may a request say "any", or name bits by number that this build has no name for? the default: no
 //	      hostCgroupNamespace: false           # cgroup program types for containers in the host's cgroup namespace? the default: no
@@ -158,6 +159,7 @@ type file struct {
 			Maps                spec.Items `json:"maps"`
 			Progs               spec.Items `json:"progs"`
 			Attachs             spec.Items `json:"attachs"`
+			Profiles            spec.Items `json:"profiles"`
 			Paths               []string   `json:"paths"`
 			Any                 bool       `json:"any"`
 			HostCgroupNamespace bool       `json:"hostCgroupNamespace"`
@@ -283,6 +285,17 @@ func Parse(data []byte, source string) (*Policy, error) {
 				return nil, bad("rule %q: allow.%s: %v", name, k, err)
 			}
 			rule.Allow.Masks[k] = mask
+		}
+		profiles, _, err := spec.ParseProfiles("allow.profiles", string(r.Allow.Profiles))
+		if err != nil {
+			var ae *spec.AnnotationError
+			if errors.As(err, &ae) {
+				return nil, bad("rule %q: allow.profiles: %s", name, ae.Reason())
+			}
+			return nil, bad("rule %q: allow.profiles: %v", name, err)
+		}
+		for k := range rule.Allow.Masks {
+			rule.Allow.Masks[k] |= profiles[k]
 		}
 		paths := r.Allow.Paths
 		if len(paths) == 0 {

@@ -98,6 +98,57 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// A rule may name profiles: its ceilings are then the profiles' items, ORed
+// with its explicit lists, and a request is judged on its items whether it
+// names a profile or spells the items out.
+func TestCheckProfiles(t *testing.T) {
+	p, err := Parse([]byte(`
+rules:
+  - name: net
+    match: {namespaces: [net]}
+    allow:
+      profiles: [xdp, tc]
+      maps: [ringbuf]
+  - name: plain
+    allow: {profiles: socket-filter}
+`), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xdp, _ := spec.LookupProfile("xdp")
+	if got := p.Rules[0].Allow.Masks[spec.KindAttachs]; got&xdp.Masks[spec.KindAttachs] != xdp.Masks[spec.KindAttachs] {
+		t.Fatalf("rule net allows attachs %s, lacks xdp's", spec.KindAttachs.FormatMask(got))
+	}
+	net := Workload{Namespace: "net"}
+	tests := []struct {
+		name    string
+		w       Workload
+		ann     map[string]string
+		wantMsg string // "": allowed
+	}{
+		{"a profile the rule names", net, map[string]string{"bpf.token/profile": "xdp"}, ""},
+		{"two of them, and a map the rule adds", net, map[string]string{"bpf.token/profile": "tc,xdp", "bpf.token/maps": "ringbuf"}, ""},
+		{"a profile the rule does not name", net, map[string]string{"bpf.token/profile": "cgroup-net"},
+			`progs cgroup_skb:cgroup_sock_addr (allowed: socket_filter:sched_cls:xdp)`},
+		{"the profile's items spelled out", Workload{}, map[string]string{"bpf.token/progs": "socket_filter", "bpf.token/attachs": "cgroup_inet_ingress"}, ""},
+		{"a profile above the rule", Workload{}, map[string]string{"bpf.token/profile": "ringbuf-telemetry"}, "maps ringbuf (allowed: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := p.Check(tt.w, delegation(t, tt.ann))
+			if tt.wantMsg == "" {
+				if err != nil {
+					t.Fatalf("Check = %v, want allowed", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Fatalf("Check = %v, want ErrDenied containing %q", err, tt.wantMsg)
+			}
+		})
+	}
+}
+
 func TestNoRuleSelects(t *testing.T) {
 	p, err := Parse([]byte("rules:\n  - name: only-monitoring\n    match: {namespaces: [monitoring]}\n    allow: {maps: array}\n"), "p.yaml")
 	if err != nil {
@@ -129,6 +180,7 @@ func TestParseRejects(t *testing.T) {
 		{"list where a map goes", "rules:\n  - name: a\n    match: {annotations: [x]}\n", "docs/policy.md"},
 		{"huge", "rules: []\n" + strings.Repeat("#", maxSize), "larger than"},
 		{"non-UTF-8", "rules:\n  - name: \"\xff\"\n", "docs/policy.md"},
+		{"unknown profile", "rules:\n  - name: a\n    allow: {profiles: [xpd]}\n", `rule "a": allow.profiles: unknown profile "xpd" (did you mean "xdp"?); profiles: socket-filter, `},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

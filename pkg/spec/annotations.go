@@ -18,7 +18,8 @@ const (
 	AnnotationProgs   = "bpf.token/progs"
 	AnnotationAttachs = "bpf.token/attachs"
 	AnnotationPath    = "bpf.token/path"
-	DefaultPath       = "/sys/fs/bpf"
+	// AnnotationProfile: see profiles.go.
+	DefaultPath = "/sys/fs/bpf"
 	// AnnotationScope set to ScopePod on a pod gives its containers one
 	// bpffs, shared, kept between them (NRI plugin); ScopeContainer, the
 	// default, gives each container its own.
@@ -49,7 +50,10 @@ const (
 )
 
 // validAnnotationKeys is in the order users read about them, not sorted.
-var validAnnotationKeys = []string{AnnotationCmds, AnnotationMaps, AnnotationProgs, AnnotationAttachs, AnnotationPath, AnnotationScope}
+// The delegate keys come first: delegateKeyCount of them.
+var validAnnotationKeys = []string{AnnotationCmds, AnnotationMaps, AnnotationProgs, AnnotationAttachs, AnnotationProfile, AnnotationPath, AnnotationScope}
+
+const delegateKeyCount = len(Kinds) + 1
 
 // HasAnnotations reports whether any key starts with AnnotationPrefix. It is
 // the hook's fast path for the common container that wants no token.
@@ -104,6 +108,18 @@ func ParseAnnotations(ann map[string]string) (*Delegation, error) {
 			}
 			continue
 		}
+		if key == AnnotationProfile {
+			m, names, err := ParseProfiles(AnnotationProfile, value)
+			if err != nil {
+				return nil, err
+			}
+			for k := range d.Masks {
+				d.Masks[k] |= m[k]
+			}
+			d.Profiles = strings.Join(names, ",")
+			requested = requested || len(names) > 0
+			continue
+		}
 		k := kindOfKey(key)
 		if k < 0 {
 			return nil, unknownKeyError(key)
@@ -112,7 +128,7 @@ func ParseAnnotations(ann map[string]string) (*Delegation, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.Masks[k] = mask
+		d.Masks[k] |= mask // a profile, sorted first, may have set bits already
 		requested = requested || hasItems(value)
 	}
 

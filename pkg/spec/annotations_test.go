@@ -235,8 +235,8 @@ func TestParseAnnotations(t *testing.T) {
 
 func TestParseAnnotationsErrors(t *testing.T) {
 	const (
-		noDelegation = "set at least one of bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs"
-		validKeyList = "valid keys: bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs, bpf.token/path, bpf.token/scope"
+		noDelegation = "set at least one of bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs, bpf.token/profile"
+		validKeyList = "valid keys: bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs, bpf.token/profile, bpf.token/path, bpf.token/scope"
 	)
 	tests := []struct {
 		name     string
@@ -340,9 +340,9 @@ func TestErrorMessages(t *testing.T) {
 		{map[string]string{AnnotationMaps: "hsh"},
 			`annotation bpf.token/maps: unknown map type "hsh" (did you mean "hash"?); use names of enum bpf_map_type without BPF_MAP_TYPE_, "any", or a number`},
 		{map[string]string{"bpf.token/prog": "xdp"},
-			`annotation bpf.token/prog: unknown key (did you mean "bpf.token/progs"?); valid keys: bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs, bpf.token/path, bpf.token/scope`},
+			`annotation bpf.token/prog: unknown key (did you mean "bpf.token/progs"?); valid keys: bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs, bpf.token/profile, bpf.token/path, bpf.token/scope`},
 		{map[string]string{AnnotationPath: "/sys/fs/bpf"},
-			`annotation bpf.token/path is set but no delegate key is: set at least one of bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs`},
+			`annotation bpf.token/path is set but no delegate key is: set at least one of bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs, bpf.token/profile`},
 		{map[string]string{AnnotationCmds: "BPF_PROG_LOAD"},
 			`annotation bpf.token/cmds: unknown bpf command "BPF_PROG_LOAD" (did you mean "prog_load"?; leave out the BPF_ prefix); use names of enum bpf_cmd without BPF_, "any", or a number`},
 		{map[string]string{AnnotationMaps: "xdp"},

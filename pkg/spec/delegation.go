@@ -12,6 +12,10 @@ type Delegation struct {
 	// Shared: the pod's one bpffs (bpf.token/scope: pod), which its
 	// containers share and which outlives each of them.
 	Shared bool
+	// Profiles are the names bpf.token/profile gave, in its order, joined
+	// by commas (a string keeps Delegation comparable); their items are in
+	// Masks already.
+	Profiles string
 }
 
 // String renders d on one line for logs, e.g.
@@ -19,6 +23,9 @@ type Delegation struct {
 // empty path are left out.
 func (d Delegation) String() string {
 	var parts []string
+	if d.Profiles != "" {
+		parts = append(parts, "profile="+d.Profiles)
+	}
 	for _, k := range Kinds {
 		if m := d.Masks[k]; m != 0 {
 			parts = append(parts, k.String()+"="+k.FormatMask(m))

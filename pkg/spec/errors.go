@@ -15,6 +15,8 @@ var (
 	ErrNoDelegation = errors.New("no delegation requested")
 	ErrTooLong      = errors.New("value too long")
 	ErrBadScope     = errors.New("bad scope")
+	// ErrUnknownProfile means a profile name is not in the Profiles table.
+	ErrUnknownProfile = errors.New("unknown profile")
 )
 
 // AnnotationError describes a bad bpf.token/ annotation. Its user-supplied
@@ -69,7 +71,7 @@ func (e *AnnotationError) reason() string {
 			b.WriteString("requests no delegation")
 		}
 		b.WriteString(": set at least one of ")
-		b.WriteString(strings.Join(validAnnotationKeys[:len(Kinds)], ", "))
+		b.WriteString(strings.Join(validAnnotationKeys[:delegateKeyCount], ", "))
 		return b.String()
 
 	case ErrUnknownKey:
@@ -105,6 +107,12 @@ func (e *AnnotationError) reason() string {
 
 	case ErrBadScope:
 		fmt.Fprintf(&b, ": bad scope %q; use %q (one bpffs for the pod, shared by its containers) or %q (the default: one per container)", e.Item, ScopePod, ScopeContainer)
+		return b.String()
+
+	case ErrUnknownProfile:
+		fmt.Fprintf(&b, ": unknown profile %q", e.Item)
+		writeHints(&b, e.Suggestions, e.Detail)
+		b.WriteString("; profiles: " + strings.Join(profileNames(), ", "))
 		return b.String()
 
 	case ErrTooLong:

@@ -35,7 +35,7 @@ func ExampleParseAnnotations() {
 	// cmds=map_create:prog_load:btf_load maps=array:ringbuf progs=socket_filter attachs=cgroup_inet_ingress path=/sys/fs/bpf
 	// delegate_maps=0x8000004
 	// true
-	// annotation bpf.token/prog: unknown key (did you mean "bpf.token/progs"?); valid keys: bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs, bpf.token/path, bpf.token/scope
+	// annotation bpf.token/prog: unknown key (did you mean "bpf.token/progs"?); valid keys: bpf.token/cmds, bpf.token/maps, bpf.token/progs, bpf.token/attachs, bpf.token/profile, bpf.token/path, bpf.token/scope
 	// <nil> <nil>
 }
 
@@ -61,4 +61,27 @@ func ExampleKind_ParseList() {
 	fmt.Println(err)
 	// Output:
 	// annotation bpf.token/maps: unknown map type "hsh" (did you mean "hash"?); use names of enum bpf_map_type without BPF_MAP_TYPE_, "any", or a number
+}
+
+func ExampleParseProfiles() {
+	// What bpf.token/profile: xdp asks for, and what it needs besides.
+	m, names, err := spec.ParseProfiles(spec.AnnotationProfile, "xdp")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p, _ := spec.LookupProfile(names[0])
+	for _, k := range spec.Kinds {
+		fmt.Printf("%s=%s\n", k, k.FormatMask(m[k]))
+	}
+	fmt.Println(p.Caps)
+	// A bpffs that delegates this much can run these profiles' workloads.
+	fmt.Println(spec.CoveredProfiles(m))
+	// Output:
+	// cmds=map_create:prog_load:btf_load
+	// maps=hash:array:percpu_array
+	// progs=socket_filter:xdp
+	// attachs=cgroup_inet_ingress:xdp
+	// [CAP_BPF CAP_NET_ADMIN]
+	// [socket-filter xdp]
 }

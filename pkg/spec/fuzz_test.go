@@ -33,6 +33,9 @@ func FuzzParseAnnotations(f *testing.F) {
 	f.Add(uint8(0b00100), "", "", "\xff\xfe:xdp", "", "", "", "")
 	f.Add(uint8(0b00011), "0", "0x0", "", "", "", "", "")
 	f.Add(uint8(0b100001), "bpf_map_create", "", "", "", "", "other/key", "x")
+	// Profiles come through the extra key.
+	f.Add(uint8(0b100010), "", "lru_hash", "", "", "", "bpf.token/profile", "xdp, TC")
+	f.Add(uint8(0b100000), "", "", "", "", "", "bpf.token/profile", "xpd")
 	// A small YAML alias bomb, as a per-container value: not a key
 	// ParseAnnotations knows (FuzzForContainer parses such values).
 	f.Add(uint8(0b100000), "", "", "", "", "", "bpf.token/container.web", "a: &a [map_create, map_create]\nb: &b [*a, *a]\ncmds: [*b, *b]\n")
@@ -76,7 +79,7 @@ func FuzzParseAnnotations(f *testing.F) {
 	})
 }
 
-var annotationSentinels = []error{ErrUnknownKey, ErrUnknownName, ErrBadNumber, ErrBadPath, ErrNoDelegation, ErrTooLong}
+var annotationSentinels = []error{ErrUnknownKey, ErrUnknownName, ErrBadNumber, ErrBadPath, ErrNoDelegation, ErrTooLong, ErrUnknownProfile}
 
 func checkFuzzError(t *testing.T, d *Delegation, err error) {
 	t.Helper()
@@ -118,15 +121,20 @@ func checkFuzzDelegation(t *testing.T, ann map[string]string, d *Delegation) {
 	if d.Masks == (Masks{}) {
 		t.Fatalf("success without any delegated bit: %v", *d)
 	}
+	profiles, names, err := ParseProfiles(AnnotationProfile, ann[AnnotationProfile])
+	if err != nil || d.Profiles != strings.Join(names, ",") {
+		t.Fatalf("ParseAnnotations accepted profiles %q as %q, ParseProfiles says %v, %v", ann[AnnotationProfile], d.Profiles, names, err)
+	}
 	for _, k := range Kinds {
 		mask := d.Masks[k]
 		value, set := ann[k.AnnotationKey()]
-		want := uint64(0)
+		want := profiles[k]
 		if set {
-			var err error
-			if want, err = k.ParseList(value); err != nil {
+			own, err := k.ParseList(value)
+			if err != nil {
 				t.Fatalf("ParseAnnotations accepted %q for %v, ParseList says %v", value, k, err)
 			}
+			want |= own
 		}
 		if mask != want {
 			t.Fatalf("%v mask %#x, ParseList(%q) = %#x", k, mask, value, want)

@@ -15,7 +15,7 @@ import (
 
 // AnnotationContainerPrefix starts a pod annotation that sets the delegation
 // of one container of the pod: "bpf.token/container.<name>" holds a YAML or
-// JSON map with the fields cmds, maps, progs, attachs and path (each a
+// JSON map with the fields cmds, maps, progs, attachs, profile and path (each a
 // string in the annotation syntax, or a list of items), or "none".
 const AnnotationContainerPrefix = AnnotationPrefix + "container."
 
@@ -56,6 +56,7 @@ type containerFields struct {
 	Maps    Items  `json:"maps"`
 	Progs   Items  `json:"progs"`
 	Attachs Items  `json:"attachs"`
+	Profile Items  `json:"profile"`
 	Path    string `json:"path"`
 }
 
@@ -91,7 +92,7 @@ func parseContainerValue(key, value string) (*Delegation, error) {
 	if err := yaml.UnmarshalStrict([]byte(value), &f); err != nil || bytes.TrimSpace([]byte(value)) == nil {
 		detail := "is empty"
 		if err != nil {
-			detail = "is not a YAML/JSON map of cmds, maps, progs, attachs, path: " + parserErr(err)
+			detail = "is not a YAML/JSON map of cmds, maps, progs, attachs, profile, path: " + parserErr(err)
 		}
 		return nil, &AnnotationError{Key: key, Err: ErrBadContainerValue,
 			Detail: detail + `; or set it to "none" to opt the container out`}
@@ -99,7 +100,8 @@ func parseContainerValue(key, value string) (*Delegation, error) {
 	ann := map[string]string{}
 	for k, v := range map[string]string{
 		AnnotationCmds: string(f.Cmds), AnnotationMaps: string(f.Maps),
-		AnnotationProgs: string(f.Progs), AnnotationAttachs: string(f.Attachs), AnnotationPath: f.Path,
+		AnnotationProgs: string(f.Progs), AnnotationAttachs: string(f.Attachs),
+		AnnotationProfile: string(f.Profile), AnnotationPath: f.Path,
 	} {
 		if v != "" {
 			ann[k] = v
@@ -107,7 +109,7 @@ func parseContainerValue(key, value string) (*Delegation, error) {
 	}
 	if len(ann) == 0 {
 		return nil, &AnnotationError{Key: key, Err: ErrNoDelegation,
-			Detail: `sets no field: set at least one of cmds, maps, progs, attachs, or "none" to opt out`}
+			Detail: `sets no field: set at least one of cmds, maps, progs, attachs, profile, or "none" to opt out`}
 	}
 	d, err := ParseAnnotations(ann)
 	var ae *AnnotationError
@@ -137,7 +139,7 @@ func checkContainerValue(value string) error {
 	var ye *yamlsafe.Error
 	if !errors.As(err, &ye) {
 		if err != nil {
-			return errors.New("is not a YAML/JSON map of cmds, maps, progs, attachs, path: " + parserErr(err) +
+			return errors.New("is not a YAML/JSON map of cmds, maps, progs, attachs, profile, path: " + parserErr(err) +
 				`; or set it to "none" to opt the container out`)
 		}
 		return nil

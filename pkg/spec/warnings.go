@@ -45,6 +45,47 @@ var cgroupProgs = []string{
 	"cgroup_sysctl", "cgroup_sockopt", "lsm",
 }
 
+// loadAttachTypes lists, for the program types that are loaded with an
+// expected attach type other than 0, the attach types they are loaded with:
+// the kernel checks it against delegate_attachs at BPF_PROG_LOAD
+// (bpf_token_allow_prog_type). Required: the kernel refuses the type with
+// any other (bpf_prog_load_check_attach, Linux 6.18; for cgroup_sock it
+// turns 0 into cgroup_inet_sock_create first). Otherwise the type loads
+// with 0 too, but libbpf's section names (SEC("xdp"), SEC("tcx/ingress"),
+// SEC("kprobe.multi")) load it with one of these.
+var loadAttachTypes = []struct {
+	prog     string
+	attachs  []string
+	required bool
+}{
+	{"cgroup_sock", []string{"cgroup_inet_sock_create", "cgroup_inet_sock_release", "cgroup_inet4_post_bind", "cgroup_inet6_post_bind"}, true},
+	{"cgroup_sock_addr", []string{
+		"cgroup_inet4_bind", "cgroup_inet6_bind", "cgroup_inet4_connect", "cgroup_inet6_connect",
+		"cgroup_udp4_sendmsg", "cgroup_udp6_sendmsg", "cgroup_udp4_recvmsg", "cgroup_udp6_recvmsg",
+		"cgroup_inet4_getpeername", "cgroup_inet6_getpeername", "cgroup_inet4_getsockname", "cgroup_inet6_getsockname",
+		"cgroup_unix_connect", "cgroup_unix_sendmsg", "cgroup_unix_recvmsg", "cgroup_unix_getpeername", "cgroup_unix_getsockname",
+	}, true},
+	{"cgroup_sockopt", []string{"cgroup_getsockopt", "cgroup_setsockopt"}, true},
+	{"sk_lookup", []string{"sk_lookup"}, true},
+	{"netfilter", []string{"netfilter"}, true},
+	{"tracing", []string{"trace_raw_tp", "trace_fentry", "trace_fexit", "modify_return", "trace_iter"}, true},
+	{"lsm", []string{"lsm_mac", "lsm_cgroup"}, true},
+	{"xdp", []string{"xdp"}, false},
+	{"sched_cls", []string{"tcx_ingress", "tcx_egress"}, false},
+}
+
+// LoadAttachTypes returns the attach types program type prog is loaded
+// with besides 0, and whether one of them is required; nil for a type that
+// is loaded with 0 only.
+func LoadAttachTypes(prog string) (attachs []string, required bool) {
+	for _, e := range loadAttachTypes {
+		if e.prog == prog {
+			return slices.Clone(e.attachs), e.required
+		}
+	}
+	return nil, false
+}
+
 var (
 	perfmonProgMask = progMask(perfmonProgs)
 	cgroupProgMask  = progMask(cgroupProgs)
@@ -92,7 +133,7 @@ func MissingCaps(d Delegation, effective []string) []CapNeed {
 	}
 	need("CAP_BPF", "creating a BPF token needs")
 	if progs := delegatedAmong(d.Masks[KindProgs], netAdminProgs); len(progs) > 0 {
-		need("CAP_NET_ADMIN", fmt.Sprintf("loading the delegated program types %v needs", progs))
+		need("CAP_NET_ADMIN", fmt.Sprintf("loading or attaching the delegated program types %v needs", progs))
 	}
 	if progs := delegatedAmong(d.Masks[KindProgs], perfmonProgs); len(progs) > 0 {
 		need("CAP_PERFMON", fmt.Sprintf("loading the delegated program types %v needs", progs))
@@ -107,8 +148,23 @@ func DelegationWarnings(d Delegation) []string {
 	var out []string
 	// The kernel checks a program's expected attach type against
 	// delegate_attachs too, and most program types are loaded with 0.
-	if d.Masks[KindProgs] != 0 && !d.Masks.Has(KindAttachs, 0) {
+	if d.Masks[KindProgs]&^requiredAttachProgMask != 0 && !d.Masks.Has(KindAttachs, 0) {
 		out = append(out, AnnotationAttachs+" lacks cgroup_inet_ingress (attach type 0), which every program loaded without an expected attach type needs (socket_filter, kprobe, tracepoint, xdp without BPF_XDP, ...): add it to "+AnnotationAttachs)
+	}
+	for _, e := range loadAttachTypes {
+		if !delegated(d.Masks[KindProgs], e.prog) || d.Masks[KindProgs] == ^uint64(0) || d.Masks[KindAttachs] == ^uint64(0) {
+			continue
+		}
+		if slices.ContainsFunc(e.attachs, func(a string) bool { bit, _ := KindAttachs.Value(a); return d.Masks.Has(KindAttachs, bit) }) {
+			continue
+		}
+		if e.required {
+			out = append(out, fmt.Sprintf("%s delegates %s, but %s has none of the attach types the kernel loads it with (%s), so it cannot load: add the ones the workload uses to %s",
+				AnnotationProgs, e.prog, AnnotationAttachs, strings.Join(e.attachs, ", "), AnnotationAttachs))
+		} else {
+			out = append(out, fmt.Sprintf("%s delegates %s, but %s lacks %s, which libbpf loads SEC(%q) programs with: add it to %s, unless the workload loads them with attach type 0",
+				AnnotationProgs, e.prog, AnnotationAttachs, strings.Join(e.attachs, " or "), libbpfSection(e.prog), AnnotationAttachs))
+		}
 	}
 	// A token's capabilities count in the container's user namespace, but
 	// these programs' hooks are not namespaced: the grant is host-wide.
@@ -121,6 +177,37 @@ func DelegationWarnings(d Delegation) []string {
 		}
 	}
 	return out
+}
+
+// requiredAttachProgMask: the program types that cannot load with attach
+// type 0.
+var requiredAttachProgMask = func() uint64 {
+	var names []string
+	for _, e := range loadAttachTypes {
+		if e.required {
+			names = append(names, e.prog)
+		}
+		for _, a := range e.attachs {
+			if _, ok := KindAttachs.Value(a); !ok {
+				panic(fmt.Sprintf("spec: unknown attach type %q in loadAttachTypes", a))
+			}
+		}
+	}
+	return progMask(names)
+}()
+
+// libbpfSection names the libbpf section of a program type whose load
+// carries a non-zero attach type.
+func libbpfSection(prog string) string {
+	if prog == "sched_cls" {
+		return "tcx/ingress"
+	}
+	return prog
+}
+
+func delegated(mask uint64, prog string) bool {
+	bit, ok := KindProgs.Value(prog)
+	return ok && mask&(1<<bit) != 0
 }
 
 // delegatedAmong returns the names in names whose bit is set in mask. For
