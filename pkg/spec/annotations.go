@@ -10,7 +10,8 @@ import (
 	"unicode/utf8"
 )
 
-// Annotation keys a container uses to ask for a delegated bpffs.
+// Annotation keys a container uses to ask for a delegated bpffs (and
+// AnnotationProfile, in profiles.go).
 const (
 	AnnotationPrefix  = "bpf.token/"
 	AnnotationCmds    = "bpf.token/cmds"
@@ -18,8 +19,7 @@ const (
 	AnnotationProgs   = "bpf.token/progs"
 	AnnotationAttachs = "bpf.token/attachs"
 	AnnotationPath    = "bpf.token/path"
-	// AnnotationProfile: see profiles.go.
-	DefaultPath = "/sys/fs/bpf"
+	DefaultPath       = "/sys/fs/bpf"
 	// AnnotationScope set to ScopePod on a pod gives its containers one
 	// bpffs, shared, kept between them (NRI plugin); ScopeContainer, the
 	// default, gives each container its own.
