@@ -39,7 +39,12 @@ STATIC_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version
 
 all: build
 
-build: bin/oci-hook bin/nri-bpftoken bin/tokencount bin/bpftoken-probe
+build: bin/oci-hook bin/nri-bpftoken bin/tokencount bin/bpfworkload bin/bpftoken-probe
+
+# The CO-RE workload's BPF object (bpfworkload core -obj), compiled by clang
+# with BTF: cilium/ebpf relocates it against the running kernel's BTF.
+CORE_OBJ ?= bin/core.bpf.o
+CLANG    ?= clang
 
 bin/oci-hook: FORCE
 	CC=$(STATIC_CC) CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(HOOK_LDFLAGS)' -o $@ ./cmd/oci-hook
@@ -49,6 +54,14 @@ bin/nri-bpftoken: FORCE
 
 bin/tokencount: FORCE
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(STATIC_LDFLAGS)' -o $@ ./examples/tokencount
+
+# The eBPF workloads the bats suites run in containers (test/bats/workloads.bats).
+bin/bpfworkload: FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(STATIC_LDFLAGS)' -o $@ ./examples/workloads
+
+$(CORE_OBJ): examples/workloads/bpf/core.bpf.c
+	@mkdir -p $(dir $@)
+	$(CLANG) -O2 -g -target bpf -Wall -Werror -c $< -o $@
 
 # Static, so that users can copy it into any container.
 bin/bpftoken-probe: FORCE
@@ -90,7 +103,7 @@ test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzForContainer -fuzztime=$(FUZZ_CONTAINER_EXECS) ./pkg/spec
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZ_POLICY_EXECS) ./pkg/policy
 
-test-bats: build bin/standin deps
+test-bats: build bin/standin $(CORE_OBJ) deps
 	bats $(if $(SUITE),test/bats/$(SUITE).bats,test/bats)
 
 # What the tests need on a Debian 12 machine, installed when missing: podman,

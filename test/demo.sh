@@ -27,7 +27,7 @@ cleanup() {
 	rm -rf "$base"
 }
 trap cleanup EXIT
-test/images/build-image.sh --tokencount bin/tokencount --podman --base "$base" >/dev/null
+test/images/build-image.sh --tokencount bin/tokencount --bpfworkload bin/bpfworkload --podman --base "$base" >/dev/null
 
 run=(tpodman run --rm --uidmap 0:100000:65536 --gidmap 0:100000:65536
 	--cap-add BPF --security-opt seccomp=examples/seccomp/bpf.json)

@@ -102,7 +102,7 @@ containerd_setup_file() {
 	"$REPO/test/containerd/install.sh" >&3 2>&1
 	ctd_init
 	ctd_start
-	"$REPO/test/images/build-image.sh" --tokencount "$REPO/bin/tokencount" --out "$CTD_ROOT/image.tar" >/dev/null
+	"$REPO/test/images/build-image.sh" --tokencount "$REPO/bin/tokencount" --bpfworkload "$REPO/bin/bpfworkload" --core-obj "$REPO/bin/core.bpf.o" --out "$CTD_ROOT/image.tar" >/dev/null
 	ctd_import_image "$CTD_ROOT/image.tar" "$1"
 	RT=ctd
 	plugin_paths "$CTD_ROOT"
@@ -115,7 +115,7 @@ crio_setup_file() {
 	shift
 	"$REPO/test/containerd/install.sh" >&3 2>&1
 	crio_init
-	"$REPO/test/images/build-image.sh" --tokencount "$REPO/bin/tokencount" --out "$CRIO_ROOT/image.tar" >/dev/null
+	"$REPO/test/images/build-image.sh" --tokencount "$REPO/bin/tokencount" --bpfworkload "$REPO/bin/bpfworkload" --core-obj "$REPO/bin/core.bpf.o" --out "$CRIO_ROOT/image.tar" >/dev/null
 	crio_import_image "$CRIO_ROOT/image.tar" "$image"
 	crio_start "$@"
 	RT=crio

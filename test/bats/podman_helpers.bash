@@ -26,7 +26,7 @@ podman_setup_file() {
 	export TPODMAN_HOOKS_DIR="$PODMAN_BASE/hooks.d"
 	# shellcheck source=../podman/env.sh
 	. "$REPO/test/podman/env.sh" "$PODMAN_BASE"
-	"$REPO/test/images/build-image.sh" --tokencount "$REPO/bin/tokencount" --podman --base "$PODMAN_BASE" >/dev/null
+	"$REPO/test/images/build-image.sh" --tokencount "$REPO/bin/tokencount" --bpfworkload "$REPO/bin/bpfworkload" --core-obj "$REPO/bin/core.bpf.o" --podman --base "$PODMAN_BASE" >/dev/null
 }
 
 podman_teardown_file() {

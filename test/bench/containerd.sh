@@ -21,7 +21,7 @@ cleanup() {
 trap cleanup EXIT
 ctd_start >/dev/null
 image=localhost/bpftoken-test:latest
-"$repo/test/images/build-image.sh" --tokencount "$repo/bin/tokencount" --out "$CTD_ROOT/image.tar" >/dev/null
+"$repo/test/images/build-image.sh" --tokencount "$repo/bin/tokencount" --bpfworkload "$repo/bin/bpfworkload" --out "$CTD_ROOT/image.tar" >/dev/null
 ctd_import_image "$CTD_ROOT/image.tar" "$image" >/dev/null
 # The plugin grants nothing without a policy: this one allows what the pods ask.
 printf 'rules: [{name: bench, allow: {cmds: any, maps: any, progs: any, attachs: any}}]\n' >"$CTD_ROOT/policy.yaml"

@@ -17,7 +17,7 @@ cleanup() {
 	rm -rf "$base"
 }
 trap cleanup EXIT
-"$repo/test/images/build-image.sh" --tokencount "$repo/bin/tokencount" --podman --base "$base" >/dev/null
+"$repo/test/images/build-image.sh" --tokencount "$repo/bin/tokencount" --bpfworkload "$repo/bin/bpfworkload" --podman --base "$base" >/dev/null
 
 run=(tpodman run --rm --uidmap 0:100000:65536 --gidmap 0:100000:65536 --cap-add BPF
 	--security-opt "seccomp=$repo/examples/seccomp/bpf.json")
