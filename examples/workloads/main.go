@@ -31,6 +31,7 @@
 //	xdp            map_create:prog_load  array    xdp               xdp                                     BPF, NET_ADMIN
 //	tcx            map_create:prog_load  array    sched_cls         tcx_ingress                             BPF, NET_ADMIN
 //	ringbuf        map_create:prog_load  ringbuf  socket_filter     cgroup_inet_ingress                     BPF
+//	core           map_create:prog_load  array    raw_tracepoint    cgroup_inet_ingress                     BPF, PERFMON
 //	pin            map_create            array    -                 -                                       BPF
 //	get            -                     -        -                 -                                       none
 //
@@ -84,6 +85,15 @@
 //     length) per packet into a ring buffer, read in user space with
 //     cilium/ebpf's ringbuf reader; sends N datagrams of 10, 20, ... bytes and
 //     checks each record (payload + the 8-byte UDP header).
+//   - core [-obj FILE]: loads bpf/core.bpf.c, compiled by clang with BTF
+//     (make bin/core.bpf.o; images carry it at
+//     /usr/local/lib/bpfworkload/core.bpf.o): a raw tracepoint on sys_enter
+//     whose CO-RE reads of the kernel's task_struct and struct pid, relocated
+//     by cilium/ebpf against the running kernel's BTF, give this process's pid
+//     in its own pid namespace; checks it is getpid(). The program fires for
+//     every task of the host: it counts those in the host's pid namespace.
+//     btf_load is not needed: cilium/ebpf relocates in user space and loads
+//     the program without BTF when the token does not allow BTF_LOAD.
 //   - pin [-bpffs DIR] [-value V] NAME: creates an array map, stores V and pins
 //     it as DIR/NAME (mode 0600, owned by the caller).
 //   - get [-bpffs DIR] NAME: opens the pin (BPF_OBJ_GET) and prints the value.
