@@ -46,6 +46,28 @@ func sendToSelf(conn *net.UDPConn, sizes []int, wait time.Duration) ([]int, erro
 	return got, nil
 }
 
+// sendAndCount sends n 32-byte datagrams from conn to itself, then reads
+// counter 0 of each map in counters. It fails with step "check" unless all n
+// arrived and every counter is n; who names the counting program(s) there.
+func sendAndCount(conn *net.UDPConn, n int, who string, counters ...*ebpf.Map) ([]uint64, error) {
+	got, err := sendToSelf(conn, repeat(32, n), 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	counts := make([]uint64, len(counters))
+	ok := len(got) == n
+	for i, m := range counters {
+		if counts[i], err = counter(m, 0); err != nil {
+			return nil, err
+		}
+		ok = ok && counts[i] == uint64(n)
+	}
+	if !ok {
+		return nil, step("check", fmt.Errorf("sent %d datagrams, received %d, %s counted %v", n, len(got), who, counts))
+	}
+	return counts, nil
+}
+
 // repeat returns n copies of size.
 func repeat(size, n int) []int {
 	s := make([]int, n)

@@ -203,16 +203,9 @@ func runTCX(fs *flag.FlagSet, args []string) (string, error) {
 	}
 	defer l.Close()
 
-	got, err := sendToSelf(conn, repeat(32, *packets), 2*time.Second)
+	n, err := sendAndCount(conn, *packets, "tcx", counters)
 	if err != nil {
 		return "", err
 	}
-	n, err := counter(counters, 0)
-	if err != nil {
-		return "", err
-	}
-	if len(got) != *packets || n != uint64(*packets) {
-		return "", step("check", fmt.Errorf("sent %d datagrams, received %d, tcx counted %d", *packets, len(got), n))
-	}
-	return fmt.Sprintf("tcx ingress on %s counted %d of %d datagrams to 127.0.0.1:%d, all %d received", *iface, n, *packets, port, len(got)), nil
+	return fmt.Sprintf("tcx ingress on %s counted %d of %d datagrams to 127.0.0.1:%d, all %d received", *iface, n[0], *packets, port, *packets), nil
 }
