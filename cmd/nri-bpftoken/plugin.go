@@ -213,6 +213,10 @@ func (p *plugin) decide(pod *api.PodSandbox, c *api.Container) (*spec.Delegation
 		return nil, fmt.Errorf("%s: bpf.token/ annotations ask for a BPF token, but %s", describe(pod, c), noPolicy)
 	}
 	if err := pol.Check(workloadOf(runtime, pod, c), *d); err != nil {
+		var he *policy.HostNamespaceError
+		if errors.As(err, &he) && he.Namespace == "network" {
+			he.Hint = "Kubernetes: hostNetwork: false"
+		}
 		return nil, fmt.Errorf("%s: %w", describe(pod, c), err)
 	}
 	return d, nil
@@ -286,7 +290,7 @@ func (p *plugin) StartContainer(ctx context.Context, pod *api.PodSandbox, c *api
 		return p.refuseStart(pod, c, d, init, err)
 	}
 	p.log.WithFields(logrus.Fields{
-		"container": describe(pod, c), "pid": init.pid, "options": res.SuperOptions,
+		"container": describe(pod, c), "pid": init.pid, "delegation": d.String(), "options": res.SuperOptions,
 		"already_mounted": res.AlreadyMounted, "duration": time.Since(start),
 	}).Info("delegated bpffs mounted")
 	return nil
@@ -375,7 +379,8 @@ const (
 // workloadOf is what the policy's rules select on, from what the runtime
 // itself sets: NRI's fields, and the one image key of that runtime.
 func workloadOf(runtime string, pod *api.PodSandbox, c *api.Container) policy.Workload {
-	w := policy.Workload{Container: c.Name, Annotations: map[string]string{}, PrivateCgroupNamespace: hasNamespace(c, "cgroup")}
+	w := policy.Workload{Container: c.Name, Annotations: map[string]string{},
+		PrivateCgroupNamespace: hasNamespace(c, "cgroup"), PrivateNetworkNamespace: hasNamespace(c, "network")}
 	switch {
 	case c.Image != nil && c.Image.Name != "":
 		w.Image = c.Image.Name
@@ -393,7 +398,7 @@ func workloadOf(runtime string, pod *api.PodSandbox, c *api.Container) policy.Wo
 }
 
 // hasNamespace reports whether the runtime gives c a namespace of kind
-// ("user", "cgroup") of its own.
+// ("user", "cgroup", "network") of its own.
 func hasNamespace(c *api.Container, kind string) bool {
 	if c.Linux == nil {
 		return false

@@ -78,6 +78,10 @@ func TestCreateContainer(t *testing.T) {
 			linux: userns, wantErr: policy.ErrHostCgroupNamespace, wantErrMsg: []string{"cgroup_skb", "hostCgroupNamespace: true"}},
 		{name: "cgroup program type with a cgroup namespace", podAnn: map[string]string{"bpf.token/maps": "array", "bpf.token/progs": "cgroup_skb"},
 			linux: &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user"}, {Type: "mount"}, {Type: "cgroup"}}}, wantMask: 1 << 2},
+		{name: "network program type in the host's network namespace (hostNetwork)", podAnn: map[string]string{"bpf.token/profile": "xdp"},
+			linux: userns, wantErr: policy.ErrHostNetworkNamespace, wantErrMsg: []string{"program types xdp delegated to a container that shares the host's network namespace", "(Kubernetes: hostNetwork: false)", "hostNetworkNamespace: true"}},
+		{name: "network program type with a network namespace", podAnn: map[string]string{"bpf.token/profile": "xdp"},
+			linux: &api.LinuxContainer{Namespaces: []*api.LinuxNamespace{{Type: "user"}, {Type: "mount"}, {Type: "network"}}}, wantMask: 1<<1 | 1<<2 | 1<<6},
 		{name: "bad annotation", podAnn: map[string]string{"bpf.token/maps": "hsh"}, linux: userns,
 			wantErr: spec.ErrUnknownName, wantErrMsg: []string{"pod ns1/pod1 container app", "bpf.token/maps", `"hsh"`}},
 	}

@@ -211,10 +211,11 @@ func (h *hook) run(stdin io.Reader) error {
 	}
 	w := src.workload()
 	w.PrivateCgroupNamespace = privateNamespace(cfg, specs.CgroupNamespace)
+	w.PrivateNetworkNamespace = privateNamespace(cfg, specs.NetworkNamespace)
 	if err := pol.Check(w, *d); err != nil {
-		var ce *policy.CgroupNamespaceError
-		if errors.As(err, &ce) && src.podman != nil {
-			ce.Hint = "podman: --cgroupns=private"
+		var he *policy.HostNamespaceError
+		if errors.As(err, &he) && src.podman != nil {
+			he.Hint = map[string]string{"cgroup": "podman: --cgroupns=private", "network": "podman: a --network other than host"}[he.Namespace]
 		}
 		return fmt.Errorf("container %s: %w", id, err)
 	}

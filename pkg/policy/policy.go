@@ -27,15 +27,19 @@
 //	      paths: [/sys/fs/bpf]                 # the default
 //	      any: false                           # may a request say "any", or name bits by number that this build has no name for? the default: no
 //	      hostCgroupNamespace: false           # cgroup program types for containers in the host's cgroup namespace? the default: no
+//	      hostNetworkNamespace: false          # network program types for containers in the host's network namespace? the default: no
 //
 // Every selector given must match (globs as in path.Match); a rule without
 // match selects everything. Allow lists use the annotation syntax; `any` as
 // an item allows every bit. A workload no rule selects is refused.
 //
-// One guard applies with or without a policy: cgroup program types attach
+// Two guards apply with or without a policy: cgroup program types attach
 // to any cgroup the container can open, so a container that shares the
 // host's cgroup namespace gets them only from a rule with
-// hostCgroupNamespace: true.
+// hostCgroupNamespace: true; network program types (XDP, tc, ...) attach
+// to the interfaces and hooks of the container's network namespace, so a
+// container that shares the host's gets them only from a rule with
+// hostNetworkNamespace: true.
 package policy
 
 import (
@@ -69,8 +73,11 @@ var (
 	ErrInvalid = errors.New("invalid policy")
 	// ErrHostCgroupNamespace means cgroup program types were refused to a
 	// container that shares the host's cgroup namespace (a
-	// *CgroupNamespaceError); front ends add their runtime's remedy.
+	// *HostNamespaceError); front ends add their runtime's remedy.
 	ErrHostCgroupNamespace = errors.New("cgroup program types for a container in the host's cgroup namespace")
+	// ErrHostNetworkNamespace means network program types were refused to
+	// a container that shares the host's network namespace.
+	ErrHostNetworkNamespace = errors.New("network program types for a container in the host's network namespace")
 )
 
 // Policy is a parsed policy file.
@@ -109,6 +116,10 @@ type Allow struct {
 	// for workloads without a cgroup namespace of their own, which can then
 	// attach to other containers' cgroups.
 	HostCgroupNamespace bool
+	// HostNetworkNamespace allows network program types
+	// (spec.NetnsProgMask) for workloads without a network namespace of
+	// their own, which can then attach to the host's interfaces.
+	HostNetworkNamespace bool
 }
 
 // Workload is what the front end knows of a container. Empty fields are
@@ -118,10 +129,12 @@ type Workload struct {
 	Container   string
 	Image       string
 	Annotations map[string]string
-	// PrivateCgroupNamespace is true only when the runtime's own config
-	// gives the container a cgroup namespace of its own; false means shared
-	// with the host, or unknown, which must be treated alike.
-	PrivateCgroupNamespace bool
+	// PrivateCgroupNamespace and PrivateNetworkNamespace are true only
+	// when the runtime's own config gives the container a namespace of that
+	// kind of its own; false means shared with the host, or unknown, which
+	// must be treated alike.
+	PrivateCgroupNamespace  bool
+	PrivateNetworkNamespace bool
 }
 
 // String names w for messages. Any field may be a tenant's (on Kubernetes
@@ -155,14 +168,15 @@ type file struct {
 			Annotations map[string]string `json:"annotations"`
 		} `json:"match"`
 		Allow struct {
-			Cmds                spec.Items `json:"cmds"`
-			Maps                spec.Items `json:"maps"`
-			Progs               spec.Items `json:"progs"`
-			Attachs             spec.Items `json:"attachs"`
-			Profiles            spec.Items `json:"profiles"`
-			Paths               []string   `json:"paths"`
-			Any                 bool       `json:"any"`
-			HostCgroupNamespace bool       `json:"hostCgroupNamespace"`
+			Cmds                 spec.Items `json:"cmds"`
+			Maps                 spec.Items `json:"maps"`
+			Progs                spec.Items `json:"progs"`
+			Attachs              spec.Items `json:"attachs"`
+			Profiles             spec.Items `json:"profiles"`
+			Paths                []string   `json:"paths"`
+			Any                  bool       `json:"any"`
+			HostCgroupNamespace  bool       `json:"hostCgroupNamespace"`
+			HostNetworkNamespace bool       `json:"hostNetworkNamespace"`
 		} `json:"allow"`
 	} `json:"rules"`
 }
@@ -271,7 +285,8 @@ func Parse(data []byte, source string) (*Policy, error) {
 		rule := Rule{Name: name, Match: Match{
 			Namespaces: r.Match.Namespaces, Containers: r.Match.Containers,
 			Images: r.Match.Images, Annotations: r.Match.Annotations,
-		}, Allow: Allow{Any: r.Allow.Any, HostCgroupNamespace: r.Allow.HostCgroupNamespace}}
+		}, Allow: Allow{Any: r.Allow.Any, HostCgroupNamespace: r.Allow.HostCgroupNamespace,
+			HostNetworkNamespace: r.Allow.HostNetworkNamespace}}
 		// Indexed by Kind and walked in spec.Kinds order, so that of two
 		// bad lists the same one is named every run.
 		lists := [len(spec.Kinds)]spec.Items{spec.KindCmds: r.Allow.Cmds, spec.KindMaps: r.Allow.Maps, spec.KindProgs: r.Allow.Progs, spec.KindAttachs: r.Allow.Attachs}
@@ -337,8 +352,8 @@ func (r *Rule) warning() string {
 
 // Check returns nil when the policy allows d for w, and otherwise an
 // ErrDenied error naming the rule, the items over its ceiling, and what to
-// do. A nil policy sets no ceilings, but the cgroup guard applies all the
-// same (see CgroupNamespaceError).
+// do. A nil policy sets no ceilings, but the namespace guards apply all the
+// same (see HostNamespaceError).
 func (p *Policy) Check(w Workload, d spec.Delegation) error {
 	var rule *Rule
 	if p != nil {
@@ -349,7 +364,7 @@ func (p *Policy) Check(w Workload, d spec.Delegation) error {
 			return fmt.Errorf("%w: rule %q of policy %s does not allow %s: ask for less, or widen the rule", ErrDenied, rule.Name, p.Source, strings.Join(over, "; "))
 		}
 	}
-	return p.cgroupGuard(rule, w, d)
+	return p.namespaceGuards(rule, w, d)
 }
 
 // over lists what in d is above r's ceilings.
@@ -383,62 +398,90 @@ func (r *Rule) over(d spec.Delegation) []string {
 	return over
 }
 
-// cgroupGuard refuses cgroup program types to a workload that may share the
-// host's cgroup namespace, unless rule (nil without a policy) allows it.
-// The kernel lets such a program attach to any cgroup directory the
-// container can open, read-only included, with no ownership check; in the
-// host's cgroup namespace that means other containers' cgroups. It is a
-// guard on program types, not attach types: see spec.CgroupProgMask.
-func (p *Policy) cgroupGuard(rule *Rule, w Workload, d spec.Delegation) error {
-	if w.PrivateCgroupNamespace || rule != nil && rule.Allow.HostCgroupNamespace {
-		return nil
-	}
-	// Bits this build has no name for may be a later kernel's cgroup
-	// program types.
-	progs := d.Masks[spec.KindProgs] & (spec.CgroupProgMask() | ^spec.KindProgs.KnownMask())
-	if progs == 0 {
-		return nil
-	}
-	e := &CgroupNamespaceError{Progs: progs}
-	if rule != nil {
-		e.Rule, e.Source = rule.Name, p.Source
-	}
-	return e
+// hostNamespaceGuards: the program types that reach beyond a container
+// that shares one of the host's namespaces. For cgroup, the kernel lets such
+// a program attach to any cgroup directory the container can open,
+// read-only included, with no ownership check: in the host's cgroup
+// namespace, other containers' cgroups. It is a guard on program types, not
+// attach types: see spec.CgroupProgMask. For network, XDP and tc links
+// attach to the interfaces of the caller's network namespace with no check
+// of its owner: in the host's, the host's interfaces.
+var hostNamespaceGuards = []struct {
+	namespace string // as the messages say it
+	progs     uint64
+	private   func(Workload) bool
+	allowed   func(*Rule) bool
+	reach     string
+	sentinel  error
+}{
+	{"cgroup", spec.CgroupProgMask(), func(w Workload) bool { return w.PrivateCgroupNamespace },
+		func(r *Rule) bool { return r.Allow.HostCgroupNamespace },
+		"could attach to any cgroup it can open, other containers' included", ErrHostCgroupNamespace},
+	{"network", spec.NetnsProgMask(), func(w Workload) bool { return w.PrivateNetworkNamespace },
+		func(r *Rule) bool { return r.Allow.HostNetworkNamespace },
+		"could attach to the host's interfaces and network hooks", ErrHostNetworkNamespace},
 }
 
-// CgroupNamespaceError refuses cgroup program types to a container that
-// shares the host's cgroup namespace, or whose front end cannot tell. It is
-// both ErrDenied and ErrHostCgroupNamespace (errors.Is). Its message names
-// no runtime: a front end may set Hint to its own way of giving the
-// container a cgroup namespace of its own (e.g. "podman:
-// --cgroupns=private"), which then follows that remedy in the sentence.
-type CgroupNamespaceError struct {
-	Progs  uint64 // the program types refused
-	Rule   string // the rule that selected the workload; "" without a policy
-	Source string // that rule's policy; "" without a policy
-	Hint   string // the front end's remedy for a private cgroup namespace; "" for none
+// namespaceGuards refuses the program types of each guard to a workload
+// that may share that host namespace, unless rule (nil without a policy)
+// allows it. Bits this build has no name for may be a later kernel's
+// program types of either kind.
+func (p *Policy) namespaceGuards(rule *Rule, w Workload, d spec.Delegation) error {
+	for _, g := range hostNamespaceGuards {
+		if g.private(w) || rule != nil && g.allowed(rule) {
+			continue
+		}
+		progs := d.Masks[spec.KindProgs] & (g.progs | ^spec.KindProgs.KnownMask())
+		if progs == 0 {
+			continue
+		}
+		e := &HostNamespaceError{Namespace: g.namespace, Progs: progs, reach: g.reach, sentinel: g.sentinel}
+		if rule != nil {
+			e.Rule, e.Source = rule.Name, p.Source
+		}
+		return e
+	}
+	return nil
 }
 
-func (e *CgroupNamespaceError) Error() string {
+// HostNamespaceError refuses program types to a container that shares one
+// of the host's namespaces (cgroup or network), or whose front end cannot
+// tell. It is both ErrDenied and ErrHostCgroupNamespace or
+// ErrHostNetworkNamespace (errors.Is). Its message names no runtime: a
+// front end may set Hint to its own way of giving the container a
+// namespace of its own (e.g. "podman: --cgroupns=private"), which then
+// follows that remedy in the sentence.
+type HostNamespaceError struct {
+	Namespace string // "cgroup" or "network"
+	Progs     uint64 // the program types refused
+	Rule      string // the rule that selected the workload; "" without a policy
+	Source    string // that rule's policy; "" without a policy
+	Hint      string // the front end's remedy for a private namespace; "" for none
+	reach     string
+	sentinel  error
+}
+
+func (e *HostNamespaceError) Error() string {
 	var b strings.Builder
 	if e.Rule != "" {
 		// Like every other refusal of a policy; without one there is none
 		// to name.
 		b.WriteString(ErrDenied.Error() + ": ")
 	}
-	fmt.Fprintf(&b, "program types %s delegated to a container that shares the host's cgroup namespace could attach to any cgroup it can open, other containers' included: give the container a cgroup namespace of its own", spec.KindProgs.FormatMask(e.Progs))
+	fmt.Fprintf(&b, "program types %s delegated to a container that shares the host's %s namespace %s: give the container a %s namespace of its own",
+		spec.KindProgs.FormatMask(e.Progs), e.Namespace, e.reach, e.Namespace)
 	if e.Hint != "" {
 		fmt.Fprintf(&b, " (%s)", e.Hint)
 	}
 	if e.Rule != "" {
-		fmt.Fprintf(&b, ", or set hostCgroupNamespace: true in rule %q of policy %s", e.Rule, e.Source)
+		fmt.Fprintf(&b, ", or set host%sNamespace: true in rule %q of policy %s", strings.ToUpper(e.Namespace[:1])+e.Namespace[1:], e.Rule, e.Source)
 	}
 	return b.String()
 }
 
-// Unwrap makes the error an ErrDenied and an ErrHostCgroupNamespace.
-func (e *CgroupNamespaceError) Unwrap() []error {
-	return []error{ErrDenied, ErrHostCgroupNamespace}
+// Unwrap makes the error an ErrDenied and its namespace's sentinel.
+func (e *HostNamespaceError) Unwrap() []error {
+	return []error{ErrDenied, e.sentinel}
 }
 
 // selecting returns the first rule that selects w.

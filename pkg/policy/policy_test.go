@@ -119,7 +119,7 @@ rules:
 	if got := p.Rules[0].Allow.Masks[spec.KindAttachs]; got&xdp.Masks[spec.KindAttachs] != xdp.Masks[spec.KindAttachs] {
 		t.Fatalf("rule net allows attachs %s, lacks xdp's", spec.KindAttachs.FormatMask(got))
 	}
-	net := Workload{Namespace: "net"}
+	net := Workload{Namespace: "net", PrivateNetworkNamespace: true}
 	tests := []struct {
 		name    string
 		w       Workload
@@ -234,10 +234,10 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Private cgroup namespaces: 0x7fff... includes the cgroup program
-	// types, which TestCheckCgroupGuard covers.
-	noAny := Workload{Annotations: map[string]string{"team": "net"}, PrivateCgroupNamespace: true}
-	withAny := Workload{PrivateCgroupNamespace: true}
+	// Private cgroup and network namespaces: 0x7fff... includes the cgroup
+	// and network program types, which TestCheckNamespaceGuards covers.
+	noAny := Workload{Annotations: map[string]string{"team": "net"}, PrivateCgroupNamespace: true, PrivateNetworkNamespace: true}
+	withAny := Workload{PrivateCgroupNamespace: true, PrivateNetworkNamespace: true}
 	tests := []struct {
 		name    string
 		w       Workload
@@ -394,20 +394,21 @@ func TestLoadOptional(t *testing.T) {
 // other containers' cgroups. So cgroup program types need a cgroup
 // namespace of the container's own, or a rule that says otherwise, even
 // without a policy.
-func TestCheckCgroupGuard(t *testing.T) {
+func TestCheckNamespaceGuards(t *testing.T) {
 	const doc = `
 rules:
   - name: infra
     match: {namespaces: [infra]}
-    allow: {progs: [socket_filter, cgroup_skb, lsm], attachs: [cgroup_inet_ingress], hostCgroupNamespace: true}
+    allow: {progs: [socket_filter, cgroup_skb, lsm, xdp, sched_cls], attachs: [cgroup_inet_ingress], hostCgroupNamespace: true, hostNetworkNamespace: true}
   - name: tenants
-    allow: {progs: [socket_filter, cgroup_skb, lsm], attachs: [cgroup_inet_ingress]}
+    allow: {progs: [socket_filter, cgroup_skb, lsm, xdp, sched_cls], attachs: [cgroup_inet_ingress]}
 `
 	p, err := Parse([]byte(doc), "p.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	const guard = "program types cgroup_skb delegated to a container that shares the host's cgroup namespace could attach to any cgroup it can open, other containers' included: give the container a cgroup namespace of its own"
+	const netGuard = "program types xdp delegated to a container that shares the host's network namespace could attach to the host's interfaces and network hooks: give the container a network namespace of its own"
 	tests := []struct {
 		name    string
 		p       *Policy
@@ -431,10 +432,24 @@ rules:
 		{"rule without it, private, cgroup_skb", p, "shop", true, "cgroup_skb", ""},
 		{"rule without it, private, socket_filter", p, "shop", true, "socket_filter", ""},
 		{"rule without it, shared, lsm (lsm_cgroup)", p, "shop", false, "lsm", "program types lsm delegated"},
+		// The network namespace, the same way.
+		{"no policy, host network, xdp", nil, "", false, "xdp", netGuard},
+		{"no policy, private network, xdp", nil, "", true, "xdp", ""},
+		{"hostNetworkNamespace, host network, xdp and sched_cls", p, "infra", false, "xdp:sched_cls", ""},
+		{"rule without it, host network, xdp", p, "shop", false, "xdp",
+			netGuard + `, or set hostNetworkNamespace: true in rule "tenants" of policy p.yaml`},
+		{"rule without it, host network, sched_cls", p, "shop", false, "sched_cls", "program types sched_cls delegated to a container that shares the host's network namespace"},
+		{"rule without it, private network, xdp", p, "shop", true, "xdp", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := Workload{Namespace: tt.ns, PrivateCgroupNamespace: tt.private}
+			// private: the namespace the case is about; the other is private.
+			w := Workload{Namespace: tt.ns, PrivateCgroupNamespace: tt.private, PrivateNetworkNamespace: tt.private}
+			if strings.Contains(tt.name, "network") {
+				w.PrivateCgroupNamespace = true
+			} else {
+				w.PrivateNetworkNamespace = true
+			}
 			err := tt.p.Check(w, delegation(t, map[string]string{"bpf.token/progs": tt.progs, "bpf.token/attachs": "cgroup_inet_ingress"}))
 			if tt.wantMsg == "" {
 				if err != nil {
@@ -442,8 +457,12 @@ rules:
 				}
 				return
 			}
-			if !errors.Is(err, ErrDenied) || !errors.Is(err, ErrHostCgroupNamespace) || !strings.Contains(err.Error(), tt.wantMsg) || strings.Contains(err.Error(), "\n") {
-				t.Fatalf("Check = %v, want one line, ErrDenied and ErrHostCgroupNamespace, containing %q", err, tt.wantMsg)
+			sentinel := ErrHostCgroupNamespace
+			if strings.Contains(tt.name, "network") {
+				sentinel = ErrHostNetworkNamespace
+			}
+			if !errors.Is(err, ErrDenied) || !errors.Is(err, sentinel) || !strings.Contains(err.Error(), tt.wantMsg) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("Check = %v, want one line, ErrDenied and %v, containing %q", err, sentinel, tt.wantMsg)
 			}
 		})
 	}
@@ -487,11 +506,11 @@ rules:
 }
 
 // A front end adds its runtime's remedy where it belongs in the sentence.
-func TestCgroupNamespaceErrorHint(t *testing.T) {
+func TestHostNamespaceErrorHint(t *testing.T) {
 	err := (*Policy)(nil).Check(Workload{}, delegation(t, map[string]string{"bpf.token/progs": "cgroup_sock_addr", "bpf.token/attachs": "cgroup_inet4_connect"}))
-	var ce *CgroupNamespaceError
+	var ce *HostNamespaceError
 	if !errors.As(err, &ce) {
-		t.Fatalf("Check = %v, want a *CgroupNamespaceError", err)
+		t.Fatalf("Check = %v, want a *HostNamespaceError", err)
 	}
 	ce.Hint = "podman: --cgroupns=private"
 	const want = "program types cgroup_sock_addr delegated to a container that shares the host's cgroup namespace could attach to any cgroup it can open, other containers' included: give the container a cgroup namespace of its own (podman: --cgroupns=private)"

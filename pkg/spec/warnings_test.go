@@ -39,6 +39,10 @@ func TestMissingCapsAndDelegationWarnings(t *testing.T) {
 		// These load with 0, but libbpf loads them with their own.
 		{"xdp without attach type xdp", []string{"CAP_BPF", "CAP_NET_ADMIN"}, d("xdp", "cgroup_inet_ingress"), nil, []string{`lacks xdp, which libbpf loads SEC("xdp") programs with`}},
 		{"sched_cls with tcx_egress", []string{"CAP_BPF", "CAP_NET_ADMIN"}, d("sched_cls", "cgroup_inet_ingress:tcx_egress"), nil, nil},
+		{"the minimal xdp: no attach type 0 needed", []string{"CAP_BPF", "CAP_NET_ADMIN"}, d("xdp", "xdp"), nil, nil},
+		{"the minimal tcx", []string{"CAP_BPF", "CAP_NET_ADMIN"}, d("sched_cls", "tcx_ingress"), nil, nil},
+		{"xdp with no attach type at all: one warning", []string{"CAP_BPF", "CAP_NET_ADMIN"}, d("xdp", ""), nil, []string{"lacks cgroup_inet_ingress (attach type 0)"}},
+		{"xdp with xdp, and socket_filter without 0", []string{"CAP_BPF", "CAP_NET_ADMIN"}, d("xdp:socket_filter", "xdp"), nil, []string{"lacks cgroup_inet_ingress (attach type 0)"}},
 		{"sched_cls without tcx", []string{"CAP_BPF", "CAP_NET_ADMIN"}, d("sched_cls", "cgroup_inet_ingress"), nil, []string{"lacks tcx_ingress or tcx_egress"}},
 		{"cgroup_skb without CAP_NET_ADMIN", []string{"CAP_BPF"}, d("cgroup_skb", "cgroup_inet_ingress"), []string{"CAP_NET_ADMIN"}, nil},
 		{"any program type", []string{"CAP_BPF"}, Delegation{Masks: Masks{KindProgs: ^uint64(0), KindAttachs: 1}}, []string{"CAP_NET_ADMIN", "CAP_PERFMON"},
@@ -81,6 +85,7 @@ func TestProgMasks(t *testing.T) {
 	}{
 		{"PerfmonProgMask", PerfmonProgMask(), "kprobe:tracepoint:perf_event:raw_tracepoint:raw_tracepoint_writable:tracing:struct_ops:ext:lsm"},
 		{"CgroupProgMask", CgroupProgMask(), "cgroup_skb:cgroup_sock:sock_ops:cgroup_device:cgroup_sock_addr:cgroup_sysctl:cgroup_sockopt:lsm"},
+		{"NetnsProgMask", NetnsProgMask(), "sched_cls:sched_act:xdp:lwt_in:lwt_out:lwt_xmit:lwt_seg6local:flow_dissector:sk_lookup:netfilter"},
 	}
 	for _, tt := range tests {
 		if got := KindProgs.FormatMask(tt.mask); got != tt.want {

@@ -4,8 +4,11 @@
 # capabilities it needs (the "each item is needed" tests drop them one at a
 # time), the effect it measured, and the step and errno of each refusal.
 # What is proven here is the table in examples/workloads' package doc.
+# workloads-containerd.bats proves the same on containerd through the NRI
+# plugin; the delegations and refused are in workloads_helpers.bash.
 
 load podman_helpers
+load workloads_helpers
 
 # setup_file, teardown_file, setup and teardown serve the podman part.
 setup_file() { podman_setup_file; }
@@ -22,29 +25,13 @@ teardown() {
 # podman (the OCI hook)
 # ---------------------------------------------------------------------------
 
-# The delegation of each workload, as KEY=ITEM:ITEM (bpf.token/KEY). The
-# capabilities besides CAP_BPF (which BPF_OPTS adds) are each test's WL_CAPS.
-SOCKET_FILTER=(cmds=map_create:prog_load maps=array progs=socket_filter attachs=cgroup_inet_ingress)
-CGROUP_SKB=(cmds=map_create:prog_load maps=array progs=cgroup_skb attachs=cgroup_inet_ingress:cgroup_inet_egress)
-CONNECT_DENY=(cmds=map_create:prog_load maps=array progs=cgroup_sock_addr attachs=cgroup_inet4_connect)
-XDP=(cmds=map_create:prog_load maps=array progs=xdp attachs=xdp)
-TCX=(cmds=map_create:prog_load maps=array progs=sched_cls attachs=tcx_ingress)
-RINGBUF=(cmds=map_create:prog_load maps=ringbuf progs=socket_filter attachs=cgroup_inet_ingress)
-PIN=(cmds=map_create maps=array)
-
-# ann KEY=ITEMS...: the --annotation options for a delegation, in ANN.
-ann() {
-	local a
-	ANN=()
-	for a in "$@"; do ANN+=(--annotation "bpf.token/$a"); done
-}
-
 # run_workload [-drop KEY:ITEM|cap:CAP]: runs WL_CMD in a fresh container
 # with the delegation WL_ANN, BPF_OPTS (CAP_BPF, the seccomp profile), WL_CAPS
 # and the podman options WL_OPTS; with -drop, without that one item or
-# capability (cap:BPF included).
+# capability (cap:BPF included). The delegations (SOCKET_FILTER...), ann and
+# refused are in workloads_helpers.bash.
 run_workload() {
-	local drop= a key item items opts=() left i
+	local drop= a c opts=() i
 	if [ "${1:-}" = -drop ]; then drop=$2; fi
 	for ((i = 0; i < ${#BPF_OPTS[@]}; i++)); do
 		if [ "$drop" = cap:BPF ] && [ "${BPF_OPTS[i]}" = --cap-add ] && [ "${BPF_OPTS[i + 1]}" = BPF ]; then
@@ -53,30 +40,12 @@ run_workload() {
 		fi
 		opts+=("${BPF_OPTS[i]}")
 	done
-	for a in "${WL_ANN[@]}"; do
-		key=${a%%=*}
-		left=()
-		IFS=: read -ra items <<<"${a#*=}"
-		for item in "${items[@]}"; do
-			[ "$key:$item" = "$drop" ] || left+=("$item")
-		done
-		[ ${#left[@]} -eq 0 ] || opts+=(--annotation "bpf.token/$key=$(IFS=:; echo "${left[*]}")")
-	done
-	for item in "${WL_CAPS[@]}"; do
-		[ "cap:$item" = "$drop" ] || opts+=(--cap-add "$item")
-	done
+	wl_without "$drop"
+	for a in "${LEFT_ANN[@]}"; do opts+=(--annotation "bpf.token/$a"); done
+	for c in "${LEFT_CAPS[@]}"; do opts+=(--cap-add "$c"); done
 	echo "# podman run ${opts[*]} ${WL_OPTS[*]} ${WL_CMD[*]}"
 	run tpodman run --rm "${USERNS[@]}" "${opts[@]}" "${WL_OPTS[@]}" "$IMAGE" "${WL_CMD[@]}"
 	echo "$output"
-}
-
-# refused DROP STEP ERRNO: without item DROP, the workload fails at STEP with
-# ERRNO (its one-line report: "bpfworkload NAME: STEP: ... (ERRNO)").
-refused() {
-	run_workload -drop "$1"
-	[ "$status" -eq 1 ] || { echo "without $1: exit $status, want 1"; return 1; }
-	[[ "$output" == *"bpfworkload ${WL_CMD[1]}: $2: "*"($3)" ]] ||
-		{ echo "without $1: want the step '$2' refused with $3"; return 1; }
 }
 
 # The cgroup workloads attach to the container's own cgroup v2. The hook
@@ -336,11 +305,7 @@ workloads_cleanup() {
 	[ "$output" = "bpfworkload get: open pin (BPF_OBJ_GET): no such file or directory (ENOENT)" ]
 }
 
-# raw_tracepoint with CO-RE reads of the kernel's task and pid structs: the
-# tracing class, which sees the whole host (docs/workloads.md).
-# The object carries BTF, but cilium/ebpf relocates in user space and loads
-# the program without it when btf_load is not delegated.
-CORE=(cmds=map_create:prog_load maps=array progs=raw_tracepoint attachs=cgroup_inet_ingress)
+# raw_tracepoint with CO-RE reads (CORE in workloads_helpers.bash).
 
 @test "podman: core: a CO-RE read in a raw tracepoint returns the process's own pid, and the program sees the host's tasks too (raw_tracepoint; CAP_PERFMON)" {
 	WL_ANN=("${CORE[@]}") WL_CAPS=(PERFMON) WL_OPTS=() WL_CMD=(bpfworkload core)
@@ -448,4 +413,17 @@ CORE=(cmds=map_create:prog_load maps=array progs=raw_tracepoint attachs=cgroup_i
 	run_workload
 	[ "$status" -eq 0 ]
 	grep 'level=warning' "$HOOK_LOG" | grep -q 'bpf.token/progs delegates cgroup_sock_addr, but bpf.token/attachs has none of the attach types the kernel loads it with (cgroup_inet4_bind, '
+}
+
+# With the host's network namespace, an XDP or tc link would attach to the
+# host's interfaces: the hook refuses network program types there.
+@test "podman: --network host: network program types are refused (they would reach the host's interfaces)" {
+	WL_ANN=(profile=xdp) WL_CAPS=(NET_ADMIN) WL_OPTS=(--network host) WL_CMD=(true)
+	run_workload
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"program types xdp delegated to a container that shares the host's network namespace could attach to the host's interfaces and network hooks: give the container a network namespace of its own (podman: a --network other than host)"* ]]
+	# A socket filter reaches only its own sockets: granted there.
+	WL_ANN=(profile=socket-filter) WL_CMD=(bpfworkload socket-filter -packets 2)
+	run_workload
+	[ "$status" -eq 0 ]
 }

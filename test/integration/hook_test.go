@@ -426,6 +426,41 @@ func TestHookWarnsButMounts(t *testing.T) {
 	}
 }
 
+// A container in the host's network namespace could attach XDP or tc to the
+// host's interfaces: the hook refuses network program types there, with or
+// without a policy, and mounts nothing; a socket filter is granted.
+func TestHookRefusesNetworkProgramsInTheHostNetworkNamespace(t *testing.T) {
+	for _, tt := range []struct {
+		progs string
+		want  string // "": granted
+	}{
+		{"xdp", "program types xdp delegated to a container that shares the host's network namespace could attach to the host's interfaces and network hooks: give the container a network namespace of its own"},
+		{"sched_cls:socket_filter", "program types sched_cls delegated to a container that shares the host's network namespace"},
+		{"socket_filter", ""},
+	} {
+		t.Run(tt.progs, func(t *testing.T) {
+			c := startContainer(t, nil)
+			c.writeConfig(config{hostNetwork: true, annotations: map[string]string{
+				"bpf.token/cmds": "prog_load", "bpf.token/progs": tt.progs, "bpf.token/attachs": "cgroup_inet_ingress",
+			}, capabilities: []string{"CAP_BPF", "CAP_NET_ADMIN"}})
+			res := runHook(t, c.state())
+			if tt.want == "" {
+				if res.code != 0 || len(c.bpfMounts()) != 1 {
+					t.Fatalf("hook exited %d (%s), %d bpffs mounts; want granted", res.code, res.stderr, len(c.bpfMounts()))
+				}
+				return
+			}
+			if res.code == 0 {
+				t.Fatalf("hook granted %s in the host's network namespace", tt.progs)
+			}
+			checkOneLine(t, res.stderr, []string{c.id, tt.want})
+			if m := c.bpfMounts(); len(m) != 0 {
+				t.Errorf("refused, yet the container has %d bpffs mounts", len(m))
+			}
+		})
+	}
+}
+
 // checkOneLine asserts that msg is exactly one line containing every want.
 func checkOneLine(t *testing.T, msg string, want []string) {
 	t.Helper()

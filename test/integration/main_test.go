@@ -208,6 +208,10 @@ func (c *container) stop() {
 type config struct {
 	annotations map[string]string
 	noUserNS    bool
+	// hostNetwork leaves the network namespace out: the container shares
+	// the host's. Otherwise config.json gives it one of its own, as
+	// runtimes do (the stand-in process does not need it).
+	hostNetwork bool
 	// capabilities of the container's process; nil means CAP_BPF only.
 	capabilities []string
 }
@@ -217,6 +221,9 @@ func (c *container) writeConfig(cfg config) {
 	namespaces := []map[string]string{{"type": "mount"}, {"type": "pid"}}
 	if !cfg.noUserNS {
 		namespaces = append(namespaces, map[string]string{"type": "user"})
+	}
+	if !cfg.hostNetwork {
+		namespaces = append(namespaces, map[string]string{"type": "network"})
 	}
 	caps := cfg.capabilities
 	if caps == nil {
