@@ -74,10 +74,11 @@
 //     to P arrive, that the counter is N and that N datagrams to another port
 //     arrive. The datagrams to 127.0.0.1 pass through lo only. Netlink needs
 //     CAP_NET_ADMIN over the user namespace that owns the network namespace:
-//     it works in podman's own network namespace (created by runc in the
-//     container's user namespace) and fails with EPERM in one owned by the
-//     host's user namespace (CRI pods, a netns from ip netns add), where the
-//     BPF link still works (it checks no netns owner).
+//     it works in podman's and a containerd pod's own network namespace
+//     (created in the container's or the pod's user namespace) and fails
+//     with EPERM in one owned by the host's user namespace (a netns from ip
+//     netns add, host network), where the BPF link still works (it checks no
+//     netns owner).
 //   - tcx [-iface IF] [-packets N]: a sched_cls program attached with tcx at
 //     ingress (link.AttachTCX) counting the UDP datagrams to a socket of its
 //     own; checks the count. Works in a host-owned network namespace too.
