@@ -2,6 +2,7 @@ package userns
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -10,8 +11,8 @@ import (
 )
 
 // The runtime's word on a namespace: OCI's kind names map to /proc's
-// ("network" is net, "mount" is mnt), the caller's own namespace is not
-// private, and neither is a path that cannot be read.
+// ("network" is net, "mount" is mnt), the caller's own namespace and pid
+// 1's are not private, and neither is a path that cannot be read.
 func TestPrivateNamespace(t *testing.T) {
 	testenv.Privileged(t)
 	child := exec.Command("sleep", "60")
@@ -34,6 +35,14 @@ func TestPrivateNamespace(t *testing.T) {
 		{"cgroup", "/proc/self/ns/cgroup", false},
 		{"cgroup", other("cgroup"), true},
 		{"user", "/proc/self/ns/user", false},
+	}
+	// pid 1's: the host's, for a plugin in a pod of its own; where it can
+	// be read (not in every sandbox).
+	if _, err := os.Readlink("/proc/1/ns/net"); err == nil {
+		tests = append(tests, struct {
+			kind, path string
+			want       bool
+		}{"network", "/proc/1/ns/net", false})
 	}
 	for _, tt := range tests {
 		if got := PrivateNamespace(tt.kind, tt.path); got != tt.want {
