@@ -35,7 +35,7 @@ HOOK_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version.V
 	-linkmode external -extldflags=-static
 STATIC_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version.Version=$(VERSION)
 
-.PHONY: all build test test-unit test-go test-fuzz test-bats deps vet lint bench install uninstall demo clean
+.PHONY: all build image print-version test test-unit test-go test-fuzz test-bats deps vet lint bench install uninstall demo clean
 
 all: build
 
@@ -62,6 +62,47 @@ bin/bpfworkload: FORCE
 $(CORE_OBJ): examples/workloads/bpf/core.bpf.c
 	@mkdir -p $(dir $@)
 	$(CLANG) -O2 -g -target bpf -Wall -Werror -c $< -o $@
+
+# Writes image archives (tools/mkimage: go-containerregistry).
+bin/mkimage: FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -o $@ ./tools/mkimage
+
+# Images, built locally without a registry or a daemon (tools/mkimage), as
+# `docker save` archives that `ctr -n k8s.io images import` and `podman load`
+# read: the plugin (its static binary on an empty base; docs/kubernetes.md)
+# and the example workloads (busybox, bpfworkload with its CO-RE object,
+# tokencount, bpftoken-probe).
+IMAGE_REPO     ?= localhost
+IMAGE_TAG      ?= $(subst +,-,$(VERSION))
+IMAGE_SOURCE   ?= https://github.com/nri-bpftoken/nri-bpftoken
+IMAGE_REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+IMAGE_LABELS    = -label org.opencontainers.image.version=$(VERSION) \
+	-label org.opencontainers.image.source=$(IMAGE_SOURCE) \
+	-label org.opencontainers.image.revision=$(IMAGE_REVISION) \
+	-label org.opencontainers.image.licenses=Apache-2.0
+
+image: bin/images/nri-bpftoken.tar bin/images/bpftoken-workload.tar
+
+# The version the binaries and images carry (the images' tag).
+print-version:
+	@echo $(IMAGE_TAG)
+
+bin/images/nri-bpftoken.tar: bin/nri-bpftoken bin/mkimage
+	@mkdir -p $(dir $@)
+	bin/mkimage -o $@ -tag $(IMAGE_REPO)/nri-bpftoken:$(IMAGE_TAG) $(IMAGE_LABELS) \
+		-label org.opencontainers.image.title=nri-bpftoken \
+		-label "org.opencontainers.image.description=NRI plugin: BPF tokens for user-namespaced pods" \
+		-file bin/nri-bpftoken:/nri-bpftoken -entrypoint '["/nri-bpftoken"]'
+
+bin/images/bpftoken-workload.tar: bin/tokencount bin/bpfworkload bin/bpftoken-probe $(CORE_OBJ) bin/mkimage
+	@mkdir -p $(dir $@)
+	test/images/build-image.sh --tokencount bin/tokencount --bpfworkload bin/bpfworkload \
+		--core-obj $(CORE_OBJ) --out bin/images/workload-rootfs.tar >/dev/null
+	bin/mkimage -o $@ -tag $(IMAGE_REPO)/bpftoken-workload:$(IMAGE_TAG) $(IMAGE_LABELS) \
+		-label org.opencontainers.image.title=bpftoken-workload \
+		-label "org.opencontainers.image.description=eBPF workloads through a BPF token (docs/workloads.md)" \
+		-layer bin/images/workload-rootfs.tar -file bin/bpftoken-probe:/usr/local/bin/bpftoken-probe \
+		-cmd '["/bin/sh"]'
 
 # Static, so that users can copy it into any container.
 bin/bpftoken-probe: FORCE
@@ -103,8 +144,8 @@ test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzForContainer -fuzztime=$(FUZZ_CONTAINER_EXECS) ./pkg/spec
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZ_POLICY_EXECS) ./pkg/policy
 
-test-bats: build bin/standin $(CORE_OBJ) deps
-	bats $(if $(SUITE),test/bats/$(SUITE).bats,test/bats)
+test-bats: build image bin/standin $(CORE_OBJ) deps
+	MKIMAGE=$(abspath bin/mkimage) bats $(if $(SUITE),test/bats/$(SUITE).bats,test/bats)
 
 # What the tests need on a Debian 12 machine, installed when missing: podman,
 # runc, bats, musl-tools... from Debian, and containerd, CRI-O, runc, crictl

@@ -91,3 +91,21 @@ teardown() { cri_teardown; }
 	grep -q 'killed_pid=' "$PLUGIN_LOG"
 	grep -q 'NRI start failed for container.*delegated bpffs at /run/bpf' "$CRIO_ROOT/crio.log"
 }
+
+@test "crio NRI: make image's workload image loads into CRI-O's storage (podman load) and runs through the token" {
+	local version image
+	version=$(make -s -C "$REPO" --no-print-directory print-version)
+	image=localhost/bpftoken-workload:$version
+	run crio_podman load -i "$REPO/bin/images/bpftoken-workload.tar"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(crio_crictl inspecti -o json "$image" | jq -r '.info.imageSpec.config.Labels["org.opencontainers.image.version"]')" = "$version" ]
+	POD_NAME=image
+	pod=$(crio_run_pod image --userns --annotation bpf.token/profile=socket-filter)
+	id=$(crio_create_container "$pod" image sf "$image" --cap BPF -- bpfworkload socket-filter -packets 3)
+	crio_start_container "$id"
+	crio_wait_container "$id" EXITED 30
+	run crio_crictl logs "$id"
+	echo "$output"
+	[[ "$output" == *"bpfworkload socket-filter: ok: socket filter counted 3 of 3 datagrams on 127.0.0.1:"* ]]
+}

@@ -21,7 +21,7 @@
 #                                 NAME in the k8s.io namespace; CMD defaults to a
 #                                 shell that sleeps and exits 0 on SIGTERM, so the
 #                                 image also serves as the sandbox (pause) image
-#   ctd_run_pod NAME [--userns] [--hostnet] [--namespace NS] [--annotation K=V]...
+#   ctd_run_pod NAME [--userns] [--hostnet] [--hostpid] [--privileged] [--namespace NS] [--annotation K=V]...
 #                 [--label K=V]...
 #                                 run a pod sandbox, echo its id; the config is
 #                                 $CTD_ROOT/pods/NAME.json (see ctd_pod_config).
@@ -265,7 +265,7 @@ ctd_import_image() {
     _ctd_err "usage: ctd_import_image DIR|TAR NAME [CMD...]"
     return 1
   fi
-  local src=$1 name arch work layer ldigest lsize cdigest csize mdigest msize cmd tag
+  local src=$1 name arch work layer cmd
   name=$(_cri_normalize_ref "$2")
   shift 2
   ctd_init >/dev/null || return 1
@@ -273,58 +273,23 @@ ctd_import_image() {
   cmd=$(_cri_image_cmd "$@") || return 1
   work=$CTD_ROOT/images/$(echo "$name" | tr '/:@' '___')
   rm -rf "$work"
-  mkdir -p "$work/layout/blobs/sha256" || return 1
+  mkdir -p "$work" || return 1
   layer=$work/layer.tar
   if [ -d "$src" ]; then
     tar --sort=name --numeric-owner --format=gnu -C "$src" -cf "$layer" . ||
       { _ctd_err "cannot tar $src"; return 1; }
   elif [ -f "$src" ]; then
-    cp "$src" "$layer" || return 1
+    layer=$src
   else
     _ctd_err "$src: not a directory or tarball"
     return 1
   fi
-  ldigest=$(sha256sum "$layer" | cut -d' ' -f1)
-  lsize=$(stat -c %s "$layer")
-  mv "$layer" "$work/layout/blobs/sha256/$ldigest"
-
-  jq -n --arg arch "$arch" --argjson cmd "$cmd" --arg diff "sha256:$ldigest" '{
-    created: "1970-01-01T00:00:00Z", architecture: $arch, os: "linux",
-    config: {
-      Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-      Cmd: $cmd, WorkingDir: "/"
-    },
-    rootfs: {type: "layers", diff_ids: [$diff]},
-    history: [{created: "1970-01-01T00:00:00Z", created_by: "ctd_import_image"}]
-  }' >"$work/config.json" || return 1
-  cdigest=$(sha256sum "$work/config.json" | cut -d' ' -f1)
-  csize=$(stat -c %s "$work/config.json")
-  cp "$work/config.json" "$work/layout/blobs/sha256/$cdigest"
-
-  jq -n --arg c "sha256:$cdigest" --argjson cs "$csize" --arg l "sha256:$ldigest" --argjson ls "$lsize" '{
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $c, size: $cs},
-    layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar", digest: $l, size: $ls}]
-  }' >"$work/manifest.json" || return 1
-  mdigest=$(sha256sum "$work/manifest.json" | cut -d' ' -f1)
-  msize=$(stat -c %s "$work/manifest.json")
-  cp "$work/manifest.json" "$work/layout/blobs/sha256/$mdigest"
-
-  tag=${name##*/}
-  if [[ $tag == *:* ]]; then tag=${tag##*:}; else tag=latest; fi
-  jq -n --arg m "sha256:$mdigest" --argjson ms "$msize" --arg name "$name" --arg tag "$tag" --arg arch "$arch" '{
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.index.v1+json",
-    manifests: [{
-      mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $m, size: $ms,
-      platform: {architecture: $arch, os: "linux"},
-      annotations: {"io.containerd.image.name": $name, "org.opencontainers.image.ref.name": $tag}
-    }]
-  }' >"$work/layout/index.json" || return 1
-  echo '{"imageLayoutVersion":"1.0.0"}' >"$work/layout/oci-layout"
-  cp "$work/layout/index.json" "$work/index.json"
-  tar -C "$work/layout" -cf "$work/image.tar" oci-layout index.json blobs || return 1
+  # The image around the layer: tools/mkimage (go-containerregistry).
+  "$(_cri_mkimage "$CTD_ROOT")" -o "$work/image.tar" -tag "$name" -layer "$layer" -cmd "$cmd" >"$work/image.id" || {
+    _ctd_err "mkimage failed"
+    return 1
+  }
+  [ "$layer" = "$src" ] || rm -f "$layer"
 
   ctd_ctr images import --platform "linux/$arch" "$work/image.tar" >"$work/import.log" 2>&1 || {
     _ctd_err "ctr images import failed:"
@@ -345,7 +310,7 @@ ctd_pod_config() { echo "$CTD_ROOT/pods/$1.json"; }
 
 ctd_run_pod() {
   if [ $# -lt 1 ]; then
-    _ctd_err "usage: ctd_run_pod NAME [--userns] [--hostnet] [--namespace NS] [--annotation K=V]... [--label K=V]..."
+    _ctd_err "usage: ctd_run_pod NAME [--userns] [--hostnet] [--hostpid] [--privileged] [--namespace NS] [--annotation K=V]... [--label K=V]..."
     return 1
   fi
   _cri_run_pod ctd "${CTD_ROOT:-}" 0 "$@"

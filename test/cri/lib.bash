@@ -80,6 +80,7 @@
 #                                 place; return RC (1 if the removal fails)
 #
 # Images, pods and containers
+#   _cri_mkimage ROOT             tools/mkimage ($MKIMAGE, else built into ROOT)
 #   _cri_normalize_ref REF        docker-style full image reference
 #   _cri_image_cmd [CMD...]       JSON array for an image's CMD: CMD, or by
 #                                 default a shell that sleeps and exits 0 on SIGTERM
@@ -386,6 +387,21 @@ _cri_remove_root() {
 
 # docker-style normalisation, as CRI does: name -> docker.io/library/name:latest,
 # a/b -> docker.io/a/b:latest, localhost/x and host.tld/x keep their domain.
+# _cri_mkimage ROOT: the path of tools/mkimage, $MKIMAGE when set, else
+# built once into ROOT.
+_cri_mkimage() {
+  if [ -n "${MKIMAGE:-}" ]; then
+    echo "$MKIMAGE"
+    return
+  fi
+  local repo
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  if [ ! -x "$1/mkimage" ]; then
+    (cd "$repo" && CGO_ENABLED=0 go build -o "$1/mkimage" ./tools/mkimage) || return 1
+  fi
+  echo "$1/mkimage"
+}
+
 _cri_normalize_ref() {
   local ref=$1 first rest
   first=${ref%%/*}
@@ -424,7 +440,7 @@ _cri_kv_object() {
 }
 
 _cri_run_pod() {
-  local rt=$1 root=$2 pidpod_ok=$3 name=$4 userns=0 hostnet=0 pidpod=0 ns=default uid cfg id
+  local rt=$1 root=$2 pidpod_ok=$3 name=$4 userns=0 hostnet=0 pidpod=0 hostpid=0 privileged=0 ns=default uid cfg id
   local -a annotations=() labels=()
   shift 4
   while [ $# -gt 0 ]; do
@@ -432,6 +448,8 @@ _cri_run_pod() {
     --namespace) ns=$2; shift 2 ;;
     --userns) userns=1; shift ;;
     --hostnet) hostnet=1; shift ;;
+    --hostpid) hostpid=1; shift ;;
+    --privileged) privileged=1; shift ;;
     --pid-pod) [ "$pidpod_ok" = 1 ] || break; pidpod=1; shift ;;
     --annotation) annotations+=("$2"); shift 2 ;;
     --label) labels+=("$2"); shift 2 ;;
@@ -450,7 +468,7 @@ _cri_run_pod() {
     --arg cgparent "$("_${rt}_cgroup_parent")/pod$uid" \
     --argjson annotations "$(_cri_kv_object "${annotations[@]}")" \
     --argjson labels "$(_cri_kv_object "${labels[@]}")" \
-    --argjson userns "$userns" --argjson hostnet "$hostnet" --argjson pidpod "$pidpod" '
+    --argjson userns "$userns" --argjson hostnet "$hostnet" --argjson pidpod "$pidpod" --argjson hostpid "$hostpid" --argjson privileged "$privileged" '
     {
       metadata: {name: $name, uid: $uid, namespace: $ns, attempt: 0},
       log_directory: $logdir,
@@ -461,10 +479,11 @@ _cri_run_pod() {
       linux: {
         cgroup_parent: $cgparent,
         security_context: {
+          privileged: ($privileged == 1),
           namespace_options: (
             # NamespaceMode: POD=0 CONTAINER=1 NODE=2
             {network: (if $hostnet == 1 then 2 else 0 end),
-             pid: (if $pidpod == 1 then 0 else 1 end), ipc: 0}
+             pid: (if $hostpid == 1 then 2 elif $pidpod == 1 then 0 else 1 end), ipc: 0}
             + (if $userns == 1 then {userns_options: {
                 mode: 0,
                 uids: [{host_id: 100000, container_id: 0, length: 65536}],
@@ -516,7 +535,9 @@ _cri_create_container() {
     --argjson envs "$(_cri_kv_object "${envs[@]}")" \
     --argjson caps "$(_cri_json_array "${caps[@]}")" \
     --argjson mounts "$(_cri_json_array "${mounts[@]}" | jq -c 'map(split(":") |
-        {host_path: .[0], container_path: .[1], readonly: (.[2] == "ro")})')" \
+        # Propagation: PRIVATE=0, HOST_TO_CONTAINER=1, BIDIRECTIONAL=2.
+        {host_path: .[0], container_path: .[1], readonly: (.[2] == "ro"),
+         propagation: (if .[2] == "bidirectional" then 2 else 0 end)})')" \
     --argjson cmd "$(_cri_json_array "${cmd[@]}")" \
     --argjson privileged "$privileged" \
     --slurpfile pod "$podcfg" '

@@ -30,7 +30,7 @@
 #                                 defaults to a shell that sleeps and exits 0 on
 #                                 SIGTERM, so the image also serves as the pause
 #                                 image. Works before or after crio_start.
-#   crio_run_pod NAME [--userns] [--hostnet] [--namespace NS] [--annotation K=V]...
+#   crio_run_pod NAME [--userns] [--hostnet] [--hostpid] [--privileged] [--namespace NS] [--annotation K=V]...
 #                 [--label K=V]... [--pid-pod]
 #                                 run a pod sandbox, echo its id; the config is
 #                                 $CRIO_ROOT/pods/NAME.json (see crio_pod_config).
@@ -413,7 +413,7 @@ crio_pod_config() { echo "$CRIO_ROOT/pods/$1.json"; }
 
 crio_run_pod() {
   if [ $# -lt 1 ]; then
-    _crio_err "usage: crio_run_pod NAME [--userns] [--hostnet] [--pid-pod] [--namespace NS] [--annotation K=V]... [--label K=V]..."
+    _crio_err "usage: crio_run_pod NAME [--userns] [--hostnet] [--hostpid] [--privileged] [--pid-pod] [--namespace NS] [--annotation K=V]... [--label K=V]..."
     return 1
   fi
   _cri_run_pod crio "${CRIO_ROOT:-}" 1 "$@"
