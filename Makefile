@@ -35,7 +35,7 @@ HOOK_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version.V
 	-linkmode external -extldflags=-static
 STATIC_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version.Version=$(VERSION)
 
-.PHONY: all build image print-version test test-unit test-go test-fuzz test-bats deps vet lint bench install uninstall demo clean
+.PHONY: all build image print-version test-k8s test test-unit test-go test-fuzz test-bats deps vet lint bench install uninstall demo clean
 
 all: build
 
@@ -147,13 +147,20 @@ test-fuzz:
 test-bats: build image bin/standin $(CORE_OBJ) deps
 	MKIMAGE=$(abspath bin/mkimage) bats $(if $(SUITE),test/bats/$(SUITE).bats,test/bats)
 
+# The Kubernetes suite alone: a single-node cluster built from the Go module
+# proxy (test/k8s/install.sh, cached) on the test containerd. Root.
+test-k8s: build image bin/standin $(CORE_OBJ) deps
+	MKIMAGE=$(abspath bin/mkimage) bats test/bats/k8s.bats
+
 # What the tests need on a Debian 12 machine, installed when missing: podman,
 # runc, bats, musl-tools... from Debian, and containerd, CRI-O, runc, crictl
-# and the CNI plugins built from the Go module proxy (cached in
+# and the CNI plugins, and the Kubernetes test cluster (etcd, the control
+# plane, kubelet, kubectl), built from the Go module proxy (cached in
 # /var/cache/nri-bpftoken-test). Root.
 deps:
 	test/podman/install-deps.sh
 	test/containerd/install.sh
+	test/k8s/install.sh
 
 # Benchmarks (as root), each reported against its baseline measured in the
 # same run; figures and the machine go into docs/performance.md:

@@ -99,7 +99,7 @@ func (p *plugin) Configure(_ context.Context, cfg, runtime, version string) (api
 			p.log.WithField("policy", pol.Source).Warn(w)
 		}
 	}
-	return api.MustParseEventMask("CreateContainer", "StartContainer", "RemovePodSandbox"), nil
+	return api.MustParseEventMask("CreateContainer", "StartContainer", "StopPodSandbox", "RemovePodSandbox"), nil
 }
 
 // parseConfig applies the log level and returns the policy the
@@ -156,8 +156,17 @@ func (p *plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, containe
 	return nil, nil
 }
 
-// RemovePodSandbox ends the pod's shared bpffs, if it has one: what its
-// containers pinned goes with it.
+// StopPodSandbox ends the pod's shared bpffs, if it has one: no container
+// of a stopped sandbox starts again (kubelet makes a new sandbox), and
+// kubelet removes a deleted pod's sandbox only at its next garbage
+// collection, a minute or more later.
+func (p *plugin) StopPodSandbox(_ context.Context, pod *api.PodSandbox) error {
+	p.removeShared(pod.Id)
+	return nil
+}
+
+// RemovePodSandbox ends the pod's shared bpffs, if StopPodSandbox did not
+// (a plugin that was away then): what its containers pinned goes with it.
 func (p *plugin) RemovePodSandbox(_ context.Context, pod *api.PodSandbox) error {
 	p.removeShared(pod.Id)
 	p.podLocks.Delete(pod.Id)

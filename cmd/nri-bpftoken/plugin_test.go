@@ -441,13 +441,24 @@ func TestStartContainerChecksTheUserNamespace(t *testing.T) {
 func TestSynchronizeRemovesSharedBPFFSOfPodsGone(t *testing.T) {
 	p := quietPlugin()
 	p.stateDir = t.TempDir()
-	for _, id := range []string{"live", "gone"} {
+	for _, id := range []string{"live", "gone", "stopped"} {
 		if err := os.MkdirAll(filepath.Join(p.stateDir, "pods", id), 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := p.Synchronize(context.Background(), []*api.PodSandbox{{Id: "live"}}, nil); err != nil {
+	if _, err := p.Synchronize(context.Background(), []*api.PodSandbox{{Id: "live"}, {Id: "stopped"}}, nil); err != nil {
 		t.Fatal(err)
+	}
+	// A stopped sandbox runs no container again: its bpffs ends at once,
+	// not when kubelet gets round to removing the sandbox.
+	if err := p.StopPodSandbox(context.Background(), &api.PodSandbox{Id: "stopped"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(p.stateDir, "pods", "stopped")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("StopPodSandbox left the pod's bpffs directory: %v", err)
+	}
+	if err := p.RemovePodSandbox(context.Background(), &api.PodSandbox{Id: "stopped"}); err != nil {
+		t.Errorf("RemovePodSandbox after StopPodSandbox: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(p.stateDir, "pods", "live")); err != nil {
 		t.Errorf("a live pod's bpffs directory went: %v", err)
