@@ -193,12 +193,11 @@ func runCgroupSKB(fs *flag.FlagSet, args []string) (string, error) {
 		return "", err
 	}
 	// The socket first: the programs count the datagrams to its port.
-	conn, err := listenUDP()
+	conn, port, err := listenUDP(0)
 	if err != nil {
-		return "", step("open UDP socket", err)
+		return "", err
 	}
 	defer conn.Close()
-	port := uint16(conn.LocalAddr().(*net.UDPAddr).Port)
 
 	dirs := []struct {
 		name   string

@@ -12,9 +12,14 @@ import (
 	"github.com/cilium/ebpf/asm"
 )
 
-// listenUDP opens a UDP socket on 127.0.0.1 at a free port.
-func listenUDP() (*net.UDPConn, error) {
-	return net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+// listenUDP opens a UDP socket on 127.0.0.1 at port (0: a free one) and
+// returns it with its port.
+func listenUDP(port uint16) (*net.UDPConn, uint16, error) {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(port)})
+	if err != nil {
+		return nil, 0, step("open UDP socket", err)
+	}
+	return conn, uint16(conn.LocalAddr().(*net.UDPAddr).Port), nil
 }
 
 // sendToSelf sends one datagram per size in sizes from conn to conn's own

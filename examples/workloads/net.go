@@ -37,17 +37,16 @@ func runXDP(fs *flag.FlagSet, args []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dropped, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(*port)})
+	dropped, dropPort, err := listenUDP(uint16(*port))
 	if err != nil {
-		return "", step("open UDP socket", err)
+		return "", err
 	}
 	defer dropped.Close()
-	passed, err := listenUDP()
+	passed, _, err := listenUDP(0)
 	if err != nil {
-		return "", step("open UDP socket", err)
+		return "", err
 	}
 	defer passed.Close()
-	dropPort := uint16(dropped.LocalAddr().(*net.UDPAddr).Port)
 
 	counters, err := newCounters("wl_xdp", 1)
 	if err != nil {
@@ -175,12 +174,11 @@ func runTCX(fs *flag.FlagSet, args []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	conn, err := listenUDP()
+	conn, port, err := listenUDP(0)
 	if err != nil {
-		return "", step("open UDP socket", err)
+		return "", err
 	}
 	defer conn.Close()
-	port := uint16(conn.LocalAddr().(*net.UDPAddr).Port)
 	counters, err := newCounters("wl_tcx", 1)
 	if err != nil {
 		return "", err

@@ -58,9 +58,9 @@ func runSocketFilter(fs *flag.FlagSet, args []string) (string, error) {
 	}
 	defer prog.Close()
 
-	conn, err := listenUDP()
+	conn, _, err := listenUDP(0)
 	if err != nil {
-		return "", step("open UDP socket", err)
+		return "", err
 	}
 	defer conn.Close()
 	if err := attachSocketFilter(conn, prog); err != nil {
@@ -116,9 +116,9 @@ func runRingbuf(fs *flag.FlagSet, args []string) (string, error) {
 	}
 	defer rd.Close()
 
-	conn, err := listenUDP()
+	conn, _, err := listenUDP(0)
 	if err != nil {
-		return "", step("open UDP socket", err)
+		return "", err
 	}
 	defer conn.Close()
 	if err := attachSocketFilter(conn, prog); err != nil {
