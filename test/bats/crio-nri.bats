@@ -94,8 +94,8 @@ teardown() { cri_teardown; }
 
 @test "crio NRI: make image's workload image loads into CRI-O's storage (podman load) and runs through the token" {
 	local version image
-	version=$(make -s -C "$REPO" --no-print-directory print-version)
-	image=localhost/bpftoken-workload:$version
+	image=$(tar -xOf "$REPO/bin/images/bpftoken-workload.tar" manifest.json | jq -r '.[0].RepoTags[0]')
+	version=${image##*:}
 	run crio_podman load -i "$REPO/bin/images/bpftoken-workload.tar"
 	echo "$output"
 	[ "$status" -eq 0 ]

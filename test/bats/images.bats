@@ -10,9 +10,10 @@
 load ../containerd/lib
 load plugin_helpers
 
-VERSION=$(make -s -C "$REPO" --no-print-directory print-version)
-PLUGIN_IMAGE=localhost/nri-bpftoken:$VERSION
-WORKLOAD_IMAGE=localhost/bpftoken-workload:$VERSION
+# The images make image wrote, by the names in their archives.
+PLUGIN_IMAGE=$(tar -xOf "$REPO/bin/images/nri-bpftoken.tar" manifest.json | jq -r '.[0].RepoTags[0]')
+WORKLOAD_IMAGE=$(tar -xOf "$REPO/bin/images/bpftoken-workload.tar" manifest.json | jq -r '.[0].RepoTags[0]')
+VERSION=${PLUGIN_IMAGE##*:}
 
 setup_file() {
 	containerd_setup_file "$IMAGE"

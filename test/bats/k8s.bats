@@ -12,9 +12,10 @@ load ../containerd/lib
 load ../k8s/lib
 load plugin_helpers
 
-VERSION=$(make -s -C "$REPO" --no-print-directory print-version)
-PLUGIN_IMAGE=localhost/nri-bpftoken:$VERSION
-WORKLOAD_IMAGE=localhost/bpftoken-workload:$VERSION
+# The images make image wrote, by the names in their archives.
+PLUGIN_IMAGE=$(tar -xOf "$REPO/bin/images/nri-bpftoken.tar" manifest.json | jq -r '.[0].RepoTags[0]')
+WORKLOAD_IMAGE=$(tar -xOf "$REPO/bin/images/bpftoken-workload.tar" manifest.json | jq -r '.[0].RepoTags[0]')
+VERSION=${PLUGIN_IMAGE##*:}
 
 setup_file() {
 	"$REPO/test/k8s/install.sh" >&3 2>&1
@@ -45,7 +46,12 @@ setup_file() {
 		-e "s|path: /run/nri-bpftoken|path: $STATE|" \
 		"$REPO/examples/kubernetes/daemonset.yaml" >"$BATS_FILE_TMPDIR/daemonset.yaml"
 	kubectl apply -f "$BATS_FILE_TMPDIR/daemonset.yaml" >/dev/null
-	kubectl -n kube-system rollout status ds/nri-bpftoken --timeout 120s >/dev/null
+	kubectl -n kube-system rollout status ds/nri-bpftoken --timeout 180s >/dev/null || {
+		kubectl get pods -A -o wide >&2
+		kubectl -n kube-system describe pods >&2
+		k8s_logs 20
+		return 1
+	}
 	plugin_connected 1
 }
 
@@ -194,15 +200,26 @@ apply_pod() {
 		sleep 0.5
 	done
 	kubectl -n kube-system rollout status ds/nri-bpftoken --timeout 120s >/dev/null
+	local running=0
 	for i in 1 2 3 4 5 6; do
 		kubectl wait --for=condition=Ready "pod/r$i" --timeout 60s >/dev/null 2>&1 || true
 		if [ "$(kubectl get pod "r$i" -o jsonpath='{.status.containerStatuses[0].state.running.startedAt}')" = "" ]; then
 			echo "r$i: not running (refused)"
+			# Only the pods asking above the policy may be refused.
+			[ $((i % 2)) = 0 ]
 			continue
 		fi
+		running=$((running + 1))
 		run kubectl exec "r$i" -- bpftoken-probe -json
 		echo "r$i: $(jq -c '[.progs, .attachs]' <<<"$output" 2>/dev/null || echo "$output")"
 		# Whatever a pod got, xdp (above the policy) is not in it.
 		[[ "$output" != *'"xdp"'* ]]
 	done
+	# The pods within the policy run, with or without the plugin.
+	[ "$running" -ge 3 ]
+	# And the new plugin grants again.
+	apply_pod after "bpf.token/profile: socket-filter" '["sh", "-c", "bpfworkload socket-filter -packets 3 && exec sleep 600"]'
+	kubectl wait --for=condition=Ready pod/after --timeout 60s >/dev/null
+	run kubectl logs after
+	[[ "$output" == "bpfworkload socket-filter: ok: socket filter counted 3 of 3 datagrams"* ]]
 }
