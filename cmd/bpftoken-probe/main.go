@@ -108,14 +108,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		write = writeJSON
 	}
-	if err := write(stdout, res.report()); err != nil {
+	rep := res.report()
+	if err := write(stdout, rep); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return exitNoToken
 	}
 	if !res.tokenOK {
 		return exitNoToken
 	}
-	for _, w := range res.report().Want {
+	for _, w := range rep.Want {
 		if !w.OK {
 			return exitWant
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nri-bpftoken/nri-bpftoken/internal/remedy"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 )
 
@@ -58,8 +59,7 @@ func describeWant(w wantReport) string {
 	}
 	for _, c := range w.MissingCaps {
 		parts = append(parts, "capability "+c)
-		short := strings.TrimPrefix(c, "CAP_")
-		fixes = append(fixes, fmt.Sprintf("add %s (podman: --cap-add %s; Kubernetes: securityContext.capabilities.add: [%s])", c, short, short))
+		fixes = append(fixes, fmt.Sprintf("add %s (%s)", c, remedy.AddCap(c)))
 	}
 	return "MISSING " + strings.Join(parts, ", ") + ": " + strings.Join(fixes, "; ")
 }

@@ -223,7 +223,7 @@ func (p *plugin) decide(pod *api.PodSandbox, c *api.Container) (*spec.Delegation
 	}
 	if err := pol.Check(workloadOf(runtime, pod, c), *d); err != nil {
 		var he *policy.HostNamespaceError
-		if errors.As(err, &he) && he.Namespace == "network" {
+		if errors.As(err, &he) && errors.Is(err, policy.ErrHostNetworkNamespace) {
 			he.Hint = "Kubernetes: hostNetwork: false"
 		}
 		return nil, fmt.Errorf("%s: %w", describe(pod, c), err)

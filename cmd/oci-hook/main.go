@@ -215,7 +215,10 @@ func (h *hook) run(stdin io.Reader) error {
 	if err := pol.Check(w, *d); err != nil {
 		var he *policy.HostNamespaceError
 		if errors.As(err, &he) && src.podman != nil {
-			he.Hint = map[string]string{"cgroup": "podman: --cgroupns=private", "network": "podman: a --network other than host"}[he.Namespace]
+			he.Hint = "podman: --cgroupns=private"
+			if errors.Is(err, policy.ErrHostNetworkNamespace) {
+				he.Hint = "podman: a --network other than host"
+			}
 		}
 		return fmt.Errorf("container %s: %w", id, err)
 	}

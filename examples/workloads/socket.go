@@ -17,19 +17,26 @@ import (
 // UDP header on.
 const udpHeaderLen = 8
 
-// attachSocketFilter attaches prog to conn with SO_ATTACH_BPF.
-func attachSocketFilter(conn *net.UDPConn, prog *ebpf.Program) error {
-	raw, err := conn.SyscallConn()
+// filteredUDP opens a UDP socket on 127.0.0.1 with prog attached
+// (SO_ATTACH_BPF).
+func filteredUDP(prog *ebpf.Program) (*net.UDPConn, error) {
+	conn, _, err := listenUDP(0)
 	if err != nil {
-		return step("attach (SO_ATTACH_BPF)", err)
+		return nil, err
 	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_BPF, prog.FD())
-	}); err != nil {
-		serr = err
+	raw, err := conn.SyscallConn()
+	if err == nil {
+		if cerr := raw.Control(func(fd uintptr) {
+			err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_BPF, prog.FD())
+		}); cerr != nil {
+			err = cerr
+		}
 	}
-	return step("attach (SO_ATTACH_BPF)", serr)
+	if err != nil {
+		conn.Close()
+		return nil, step("attach (SO_ATTACH_BPF)", err)
+	}
+	return conn, nil
 }
 
 func runSocketFilter(fs *flag.FlagSet, args []string) (string, error) {
@@ -58,14 +65,11 @@ func runSocketFilter(fs *flag.FlagSet, args []string) (string, error) {
 	}
 	defer prog.Close()
 
-	conn, _, err := listenUDP(0)
+	conn, err := filteredUDP(prog)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close()
-	if err := attachSocketFilter(conn, prog); err != nil {
-		return "", err
-	}
 	n, err := sendAndCount(conn, *packets, "the filter", counters)
 	if err != nil {
 		return "", err
@@ -116,14 +120,11 @@ func runRingbuf(fs *flag.FlagSet, args []string) (string, error) {
 	}
 	defer rd.Close()
 
-	conn, _, err := listenUDP(0)
+	conn, err := filteredUDP(prog)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close()
-	if err := attachSocketFilter(conn, prog); err != nil {
-		return "", err
-	}
 	sizes := make([]int, *packets)
 	total := 0
 	for i := range sizes {

@@ -27,8 +27,13 @@ const SeccompBlocksBPF = "container's seccomp profile blocks bpf(): use a profil
 func CapWarnings(d spec.Delegation, effective []string) []string {
 	var out []string
 	for _, c := range spec.MissingCaps(d, effective) {
-		short := strings.TrimPrefix(c.Cap, "CAP_")
-		out = append(out, fmt.Sprintf("container lacks %s, which %s: add it (podman: --cap-add %s; Kubernetes: securityContext.capabilities.add: [%s])", c.Cap, c.Why, short, short))
+		out = append(out, fmt.Sprintf("container lacks %s, which %s: add it (%s)", c.Cap, c.Why, AddCap(c.Cap)))
 	}
 	return out
+}
+
+// AddCap says how to give a container capability c (e.g. "CAP_BPF").
+func AddCap(c string) string {
+	short := strings.TrimPrefix(c, "CAP_")
+	return fmt.Sprintf("podman: --cap-add %s; Kubernetes: securityContext.capabilities.add: [%s]", short, short)
 }

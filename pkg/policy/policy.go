@@ -309,9 +309,7 @@ func Parse(data []byte, source string) (*Policy, error) {
 			}
 			return nil, bad("rule %q: allow.profiles: %v", name, err)
 		}
-		for k := range rule.Allow.Masks {
-			rule.Allow.Masks[k] |= profiles[k]
-		}
+		rule.Allow.Masks = rule.Allow.Masks.Or(profiles)
 		paths := r.Allow.Paths
 		if len(paths) == 0 {
 			paths = []string{spec.DefaultPath}

@@ -113,9 +113,7 @@ func ParseAnnotations(ann map[string]string) (*Delegation, error) {
 			if err != nil {
 				return nil, err
 			}
-			for k := range d.Masks {
-				d.Masks[k] |= m[k]
-			}
+			d.Masks = d.Masks.Or(m)
 			d.Profiles = strings.Join(names, ",")
 			requested = requested || len(names) > 0
 			continue

@@ -32,3 +32,20 @@ func (k Kind) SameDelegation(a, b uint64) bool {
 		a == ^uint64(0) && b&known == known ||
 		b == ^uint64(0) && a&known == known
 }
+
+// Or returns the items of m and of other.
+func (m Masks) Or(other Masks) Masks {
+	for k := range m {
+		m[k] |= other[k]
+	}
+	return m
+}
+
+// Minus returns the items of m that other lacks.
+func (m Masks) Minus(other Masks) Masks {
+	var out Masks
+	for k := range m {
+		out[k] = m[k] &^ other[k]
+	}
+	return out
+}

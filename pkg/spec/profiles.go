@@ -82,11 +82,7 @@ func (it profileItems) masks() Masks {
 }
 
 func newProfile(name, summary string, extra profileItems, caps []string, reach string) Profile {
-	m := profileBase.masks()
-	for k, mask := range extra.masks() {
-		m[k] |= mask
-	}
-	return Profile{Name: name, Summary: summary, Masks: m, Caps: caps, Reach: reach}
+	return Profile{Name: name, Summary: summary, Masks: profileBase.masks().Or(extra.masks()), Caps: caps, Reach: reach}
 }
 
 // Profiles returns the table, in the order users read about it.
@@ -125,9 +121,7 @@ func ParseProfiles(key, value string) (Masks, []string, error) {
 			continue
 		}
 		names = append(names, p.Name)
-		for k := range m {
-			m[k] |= p.Masks[k]
-		}
+		m = m.Or(p.Masks)
 	}
 	return m, names, nil
 }
@@ -154,15 +148,6 @@ func CoveredProfiles(m Masks) []string {
 		if p.Masks.Minus(m) == (Masks{}) {
 			out = append(out, p.Name)
 		}
-	}
-	return out
-}
-
-// Minus returns the items of m that other lacks.
-func (m Masks) Minus(other Masks) Masks {
-	var out Masks
-	for k := range m {
-		out[k] = m[k] &^ other[k]
 	}
 	return out
 }

@@ -51,30 +51,56 @@ var cgroupProgs = []string{
 // (bpf_token_allow_prog_type). Required: the kernel refuses the type with
 // any other (bpf_prog_load_check_attach, Linux 6.18; for cgroup_sock it
 // turns 0 into cgroup_inet_sock_create first). Otherwise the type loads
-// with 0 too, but libbpf's section names (SEC("xdp"), SEC("tcx/ingress"),
-// SEC("kprobe.multi")) load it with one of these.
+// with 0 too, but libbpf's section names (SEC("xdp"), SEC("tcx/ingress"))
+// load it with one of these.
 type attachEntry struct {
 	prog     string
 	attachs  []string
 	required bool
+	// The same as masks, filled in at init by attachMasks.
+	progBit, attachMask uint64
 }
 
-var loadAttachTypes = []attachEntry{
-	{"cgroup_sock", []string{"cgroup_inet_sock_create", "cgroup_inet_sock_release", "cgroup_inet4_post_bind", "cgroup_inet6_post_bind"}, true},
-	{"cgroup_sock_addr", []string{
+var loadAttachTypes = attachMasks([]attachEntry{
+	{prog: "cgroup_sock", attachs: []string{"cgroup_inet_sock_create", "cgroup_inet_sock_release", "cgroup_inet4_post_bind", "cgroup_inet6_post_bind"}, required: true},
+	{prog: "cgroup_sock_addr", attachs: []string{
 		"cgroup_inet4_bind", "cgroup_inet6_bind", "cgroup_inet4_connect", "cgroup_inet6_connect",
 		"cgroup_udp4_sendmsg", "cgroup_udp6_sendmsg", "cgroup_udp4_recvmsg", "cgroup_udp6_recvmsg",
 		"cgroup_inet4_getpeername", "cgroup_inet6_getpeername", "cgroup_inet4_getsockname", "cgroup_inet6_getsockname",
 		"cgroup_unix_connect", "cgroup_unix_sendmsg", "cgroup_unix_recvmsg", "cgroup_unix_getpeername", "cgroup_unix_getsockname",
-	}, true},
-	{"cgroup_sockopt", []string{"cgroup_getsockopt", "cgroup_setsockopt"}, true},
-	{"sk_lookup", []string{"sk_lookup"}, true},
-	{"netfilter", []string{"netfilter"}, true},
-	{"tracing", []string{"trace_raw_tp", "trace_fentry", "trace_fexit", "modify_return", "trace_iter"}, true},
-	{"lsm", []string{"lsm_mac", "lsm_cgroup"}, true},
-	{"xdp", []string{"xdp"}, false},
-	{"sched_cls", []string{"tcx_ingress", "tcx_egress"}, false},
+	}, required: true},
+	{prog: "cgroup_sockopt", attachs: []string{"cgroup_getsockopt", "cgroup_setsockopt"}, required: true},
+	{prog: "sk_lookup", attachs: []string{"sk_lookup"}, required: true},
+	{prog: "netfilter", attachs: []string{"netfilter"}, required: true},
+	{prog: "tracing", attachs: []string{"trace_raw_tp", "trace_fentry", "trace_fexit", "modify_return", "trace_iter"}, required: true},
+	{prog: "lsm", attachs: []string{"lsm_mac", "lsm_cgroup"}, required: true},
+	{prog: "xdp", attachs: []string{"xdp"}},
+	{prog: "sched_cls", attachs: []string{"tcx_ingress", "tcx_egress"}},
+})
+
+// attachMasks fills in the masks of entries. A name the tables lack is a
+// typo in this file: panicking at init makes every test catch it.
+func attachMasks(entries []attachEntry) []attachEntry {
+	for i := range entries {
+		e := &entries[i]
+		e.progBit = progMask([]string{e.prog})
+		for _, a := range e.attachs {
+			bit, ok := KindAttachs.Value(a)
+			if !ok {
+				panic(fmt.Sprintf("spec: unknown attach type %q in loadAttachTypes", a))
+			}
+			e.attachMask |= 1 << bit
+		}
+		if e.required {
+			requiredAttachProgMask |= e.progBit
+		}
+	}
+	return entries
 }
+
+// requiredAttachProgMask: the program types that cannot load with attach
+// type 0 (set by attachMasks).
+var requiredAttachProgMask uint64
 
 // LoadAttachTypes returns the attach types program type prog is loaded
 // with besides 0, and whether one of them is required; nil for a type that
@@ -170,13 +196,10 @@ func DelegationWarnings(d Delegation) []string {
 	// those that require one of their own, nor those whose own attach type
 	// is delegated (xdp with xdp: libbpf and cilium/ebpf load them so).
 	progs, attachs := d.Masks[KindProgs], d.Masks[KindAttachs]
-	hasOwn := func(e attachEntry) bool {
-		return slices.ContainsFunc(e.attachs, func(a string) bool { bit, _ := KindAttachs.Value(a); return d.Masks.Has(KindAttachs, bit) })
-	}
 	needZero := progs &^ requiredAttachProgMask
 	for _, e := range loadAttachTypes {
-		if !e.required && hasOwn(e) {
-			needZero &^= progMask([]string{e.prog})
+		if !e.required && attachs&e.attachMask != 0 {
+			needZero &^= e.progBit
 		}
 	}
 	zero := d.Masks.Has(KindAttachs, 0)
@@ -184,7 +207,7 @@ func DelegationWarnings(d Delegation) []string {
 		out = append(out, AnnotationAttachs+" lacks cgroup_inet_ingress (attach type 0), which every program loaded without an expected attach type needs (socket_filter, kprobe, tracepoint, xdp without BPF_XDP, ...): add it to "+AnnotationAttachs)
 	}
 	for _, e := range loadAttachTypes {
-		if !delegated(progs, e.prog) || progs == ^uint64(0) || attachs == ^uint64(0) || hasOwn(e) {
+		if progs&e.progBit == 0 || progs == ^uint64(0) || attachs == ^uint64(0) || attachs&e.attachMask != 0 {
 			continue
 		}
 		switch {
@@ -210,23 +233,6 @@ func DelegationWarnings(d Delegation) []string {
 	return out
 }
 
-// requiredAttachProgMask: the program types that cannot load with attach
-// type 0.
-var requiredAttachProgMask = func() uint64 {
-	var names []string
-	for _, e := range loadAttachTypes {
-		if e.required {
-			names = append(names, e.prog)
-		}
-		for _, a := range e.attachs {
-			if _, ok := KindAttachs.Value(a); !ok {
-				panic(fmt.Sprintf("spec: unknown attach type %q in loadAttachTypes", a))
-			}
-		}
-	}
-	return progMask(names)
-}()
-
 // libbpfSection names the libbpf section of a program type whose load
 // carries a non-zero attach type.
 func libbpfSection(prog string) string {
@@ -234,11 +240,6 @@ func libbpfSection(prog string) string {
 		return "tcx/ingress"
 	}
 	return prog
-}
-
-func delegated(mask uint64, prog string) bool {
-	bit, ok := KindProgs.Value(prog)
-	return ok && mask&(1<<bit) != 0
 }
 
 // delegatedAmong returns the names in names whose bit is set in mask. For

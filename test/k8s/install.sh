@@ -44,7 +44,19 @@ die() { log "$*"; exit 1; }
 trap 'log "failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 command -v go >/dev/null || die "go not found in PATH"
-command -v openssl >/dev/null || die "openssl not found (apt-get install openssl): test/k8s/lib.bash makes the cluster's certificates with it"
+# test/k8s/lib.bash makes the cluster's certificates with openssl, picks
+# ports with ss and reads the modules' go.mod with jq.
+missing=
+for p in openssl iproute2 jq; do
+  dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  log "apt-get install:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2 || die "apt-get update failed: the Debian mirrors must be reachable to install$missing"
+  # shellcheck disable=SC2086
+  apt-get install -y -qq $missing >&2 || die "apt-get install$missing failed (see above)"
+fi
 
 bindir=$cache/k8s/bin
 stamps=$cache/k8s/stamps
