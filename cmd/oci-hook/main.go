@@ -17,6 +17,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/cli"
 	"github.com/nri-bpftoken/nri-bpftoken/internal/doctorcli"
@@ -27,6 +28,7 @@ import (
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/bpffs"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/doctor"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/policy"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/rootless"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/spec"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
 )
@@ -108,6 +110,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	policyFile := fs.String("policy", "", "the admin's policy file (default: "+policy.DefaultPath+" when it exists; without one, the hook grants a podman container what the admin's annotations ask, and refuses containers from other runtimes)")
 	timeout := fs.Duration("timeout", hookTimeout, "give up on the container (and refuse it) after this long; keep it below the timeout of the hooks.d JSON")
+	service := fs.String("service", rootless.DefaultSocket, "bpftokend's socket: under rootless podman the hook asks bpftokend, whose policy decides (--policy is not read then)")
 	common := cli.AddCommon(fs, name, "warning", "append logs to this file instead of stderr (podman drops a hook's stderr when it succeeds)")
 	if code, done := common.Parse(fs, args, stdout); done {
 		return code
@@ -122,7 +125,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: --timeout %s: must be positive\n", name, *timeout)
 		return 2
 	}
-	h := &hook{log: logrus.NewEntry(log), stderr: stderr, logToFile: common.LogsToFile(), policyFile: *policyFile, timeout: *timeout,
+	h := &hook{log: logrus.NewEntry(log), stderr: stderr, logToFile: common.LogsToFile(), policyFile: *policyFile, timeout: *timeout, service: *service,
 		exit: func(code int) { closeLog(); os.Exit(code) }}
 	if err := h.run(stdin); err != nil {
 		h.fail(err)
@@ -149,6 +152,8 @@ type hook struct {
 	policyFile string
 	// timeout is --timeout: the whole run's deadline.
 	timeout time.Duration
+	// service is --service: bpftokend's socket, for rootless podman.
+	service string
 	// exit ends the process; the watchdog calls it at the deadline.
 	exit func(code int)
 }
@@ -198,6 +203,11 @@ func (h *hook) run(stdin io.Reader) error {
 		return nil
 	}
 	h.log = h.log.WithField("delegation", d.String())
+	// Rootless podman runs the hook as root of its own user namespace,
+	// which cannot set delegate_* options: bpftokend does, and decides.
+	if rootlessPodman() {
+		return h.askService(st, cfg, id, *d, src)
+	}
 	if err := ocibundle.CheckUserNamespace(cfg); err != nil {
 		return fmt.Errorf("container %s: bpf.token/ annotations ask for a BPF token, but the %w; a token cannot exist in the host's user namespace: run it with a user namespace (podman: --userns=auto or --uidmap 0:100000:65536; Kubernetes: hostUsers: false)", id, err)
 	}
@@ -222,19 +232,9 @@ func (h *hook) run(stdin io.Reader) error {
 		}
 		return fmt.Errorf("container %s: %w", id, err)
 	}
-	warnings := remedy.CapWarnings(*d, ocibundle.EffectiveCaps(cfg))
-	if ocibundle.SeccompBlocksBPF(cfg) {
-		warnings = append(warnings, remedy.SeccompBlocksBPF)
-	}
-	for _, w := range append(warnings, spec.DelegationWarnings(*d)...) {
-		h.warn(id, w)
-	}
-	if st.Pid <= 0 {
-		return fmt.Errorf("container %s: the state on stdin has no pid: run this hook at stage createRuntime", id)
-	}
-	rootfs, err := ocibundle.RootPath(st.Bundle, cfg)
+	rootfs, err := h.prepare(st, cfg, id, *d)
 	if err != nil {
-		return fmt.Errorf("container %s: %w", id, err)
+		return err
 	}
 
 	ctx, cancel := context.WithDeadline(context.Background(), start.Add(h.timeout))
@@ -261,6 +261,78 @@ func (h *hook) run(stdin io.Reader) error {
 		"already_mounted": res.AlreadyMounted,
 		"duration":        time.Since(start),
 	}).Info("delegated bpffs mounted")
+	return nil
+}
+
+// prepare warns about what would keep the container from using its token
+// and returns its rootfs: what both ways of mounting need.
+func (h *hook) prepare(st *specs.State, cfg *specs.Spec, id string, d spec.Delegation) (string, error) {
+	warnings := remedy.CapWarnings(d, ocibundle.EffectiveCaps(cfg))
+	if ocibundle.SeccompBlocksBPF(cfg) {
+		warnings = append(warnings, remedy.SeccompBlocksBPF)
+	}
+	for _, w := range append(warnings, spec.DelegationWarnings(d)...) {
+		h.warn(id, w)
+	}
+	if st.Pid <= 0 {
+		return "", fmt.Errorf("container %s: the state on stdin has no pid: run this hook at stage createRuntime", id)
+	}
+	rootfs, err := ocibundle.RootPath(st.Bundle, cfg)
+	if err != nil {
+		return "", fmt.Errorf("container %s: %w", id, err)
+	}
+	return rootfs, nil
+}
+
+// rootlessPodman reports whether the hook runs in a user namespace other
+// than the host's, as rootless podman runs it.
+func rootlessPodman() bool {
+	maps, err := procfs.ReadUIDMap(procfs.Self)
+	return err == nil && !procfs.IsInitial(maps)
+}
+
+// askService has bpftokend mount the container's bpffs: it passes a pidfd
+// of the container's process, which pins it, and the container's
+// bpf.token/ annotations (those its image carries are already dropped) and
+// rootfs. The service's policy decides; the hook's own is not read.
+func (h *hook) askService(st *specs.State, cfg *specs.Spec, id string, d spec.Delegation, src *source) error {
+	start := time.Now()
+	rootfs, err := h.prepare(st, cfg, id, d)
+	if err != nil {
+		return err
+	}
+	pidfd, err := unix.PidfdOpen(st.Pid, 0)
+	if err != nil {
+		return fmt.Errorf("container %s: open pidfd of its process %d: %w: the container's process exited before the hook ran", id, st.Pid, err)
+	}
+	defer unix.Close(pidfd)
+	ann := map[string]string{}
+	for k, v := range src.ann {
+		if strings.HasPrefix(k, spec.AnnotationPrefix) {
+			ann[k] = v
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), h.timeout)
+	defer cancel()
+	resp, err := rootless.Do(ctx, h.service, rootless.Request{
+		Version: rootless.Version, Op: rootless.OpMount, Container: st.ID, Rootfs: rootfs, Annotations: ann,
+	}, pidfd)
+	if errors.Is(err, rootless.ErrUnreachable) {
+		return fmt.Errorf("container %s: rootless podman: the hook runs as your user, which cannot delegate bpf(), and asks bpftokend, but %w: ask the node's admin to install and start it (make install; systemctl enable --now bpftokend.socket; docs/rootless.md)", id, err)
+	}
+	if err != nil {
+		return fmt.Errorf("container %s: bpftokend at %s: %w", id, h.service, err)
+	}
+	if resp.Error != "" {
+		return fmt.Errorf("container %s: bpftokend refused: %s", id, resp.Error)
+	}
+	h.log.WithFields(logrus.Fields{
+		"mount_id":        resp.MountID,
+		"options":         resp.Options,
+		"already_mounted": resp.AlreadyMounted,
+		"rule":            resp.Rule,
+		"duration":        time.Since(start),
+	}).Info("delegated bpffs mounted by bpftokend")
 	return nil
 }
 

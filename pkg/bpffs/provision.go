@@ -41,6 +41,39 @@ type Target struct {
 	// Expect is what the runtime says the container's user namespace is;
 	// a process elsewhere is refused (userns.ErrUnexpectedUserNamespace).
 	Expect userns.Expect
+	// FSCreds, when set, are the host ids under which Rootfs and the mount
+	// path are looked up and made: the work in the container's mount
+	// namespace drops its supplementary groups and takes them as its file
+	// system ids, so it opens and creates only what they may. Set it when an
+	// unprivileged user owns that mount namespace and chose Rootfs: the
+	// host's files are visible there too.
+	FSCreds *Creds
+}
+
+// Creds are host ids to act as on files.
+type Creds struct{ UID, GID uint32 }
+
+// actAs makes c the calling thread's file system ids, with no
+// supplementary groups. Only that thread: raw system calls, not the
+// process-wide wrappers of package syscall. The thread must never be
+// handed back to the scheduler (the mount namespace work's never is). A
+// non-zero fsuid also drops the file capabilities (CAP_DAC_OVERRIDE,
+// CAP_CHOWN, ...) from the thread's effective set; CAP_SYS_ADMIN, which the
+// mount needs, stays.
+func actAs(c Creds) error {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
+		return fmt.Errorf("drop supplementary groups: %w", e)
+	}
+	unix.RawSyscall(unix.SYS_SETFSGID, uintptr(c.GID), 0, 0)
+	unix.RawSyscall(unix.SYS_SETFSUID, uintptr(c.UID), 0, 0)
+	// setfs[ug]id report no error; an invalid id (-1) changes nothing and
+	// returns the current one.
+	gid, _, _ := unix.RawSyscall(unix.SYS_SETFSGID, ^uintptr(0), 0, 0)
+	uid, _, _ := unix.RawSyscall(unix.SYS_SETFSUID, ^uintptr(0), 0, 0)
+	if uint32(uid) != c.UID || uint32(gid) != c.GID {
+		return fmt.Errorf("act as %d:%d: file system ids are %d:%d", c.UID, c.GID, uint32(uid), uint32(gid))
+	}
+	return nil
 }
 
 // Result describes a provisioned bpffs.
@@ -156,6 +189,11 @@ func attach(ns *userns.Namespaces, t Target, mntfd int, inMountNS func(func(user
 	var res *Result
 	err = inMountNS(func(commit userns.Commit) error {
 		defer closeFDs()
+		if t.FSCreds != nil {
+			if err := actAs(*t.FSCreds); err != nil {
+				return err
+			}
+		}
 		r, err := mountInto(proc, mntfd, t, uid, gid, commit)
 		if err == nil {
 			res = r

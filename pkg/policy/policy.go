@@ -18,6 +18,8 @@
 //	      containers: ["tracer*"]              # container name
 //	      images: ["registry.example.com/ebpf/*"]
 //	      annotations: {team: obs}             # container (and pod) annotations
+//	      users: [alice, "1001"]               # host user, by name or uid (bpftokend, rootless podman)
+//	      groups: [ebpf]                       # host group, by name or gid (bpftokend)
 //	    allow:
 //	      cmds: [map_create, prog_load, btf_load]
 //	      maps: [array, ringbuf]
@@ -29,9 +31,18 @@
 //	      hostCgroupNamespace: false           # cgroup program types for containers in the host's cgroup namespace? the default: no
 //	      hostNetworkNamespace: false          # network program types for containers in the host's network namespace? the default: no
 //
-// Every selector given must match (globs as in path.Match); a rule without
-// match selects everything. Allow lists use the annotation syntax; `any` as
-// an item allows every bit. A workload no rule selects is refused.
+// Every selector given must match (globs as in path.Match; users and
+// groups are exact names or numeric ids); a rule without match selects every
+// container of the hook and the plugin. Allow lists use the annotation
+// syntax; `any` as an item allows every bit. A workload no rule selects is
+// refused.
+//
+// Rootless containers (bpftokend) are a host user's, and the user writes
+// everything the request says of them: only the host user and groups, which
+// the kernel tells, can select them. So a rule selects a rootless
+// container only when it has users or groups and no other selector, and a
+// rule with users or groups never selects a container of the hook or the
+// plugin, whose processes are no host user's.
 //
 // Two guards apply with or without a policy: cgroup program types attach
 // to any cgroup the container can open, so a container that shares the
@@ -52,6 +63,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -103,6 +115,30 @@ type Match struct {
 	Containers  []string
 	Images      []string
 	Annotations map[string]string
+	// Users and Groups select the host user of a rootless container (its
+	// name or uid, and any of its groups' names or gids).
+	Users  []string
+	Groups []string
+}
+
+// HostUser is the host user a rootless container belongs to, as the kernel
+// told the service (SO_PEERCRED, SO_PEERGROUPS) and the user database
+// names it.
+type HostUser struct {
+	UID  uint32
+	Name string // "" when the user database has no name for UID
+	// GIDs are the user's primary and supplementary groups; Groups their
+	// names, "" where the group database has none.
+	GIDs   []uint32
+	Groups []string
+}
+
+// String names u for messages: user "alice" (uid 1001).
+func (u *HostUser) String() string {
+	if u.Name == "" {
+		return fmt.Sprintf("host uid %d (no name in the user database)", u.UID)
+	}
+	return fmt.Sprintf("user %s (uid %d)", spec.Echo(u.Name), u.UID)
 }
 
 // Allow holds the ceilings of a rule.
@@ -135,12 +171,20 @@ type Workload struct {
 	// must be treated alike.
 	PrivateCgroupNamespace  bool
 	PrivateNetworkNamespace bool
+	// HostUser is set for a rootless container, and nothing else is: the
+	// rest of what its request says the user wrote. Its user has processes
+	// in the host's cgroup and network namespaces that may join the
+	// container's user namespace, so the namespace guards always apply.
+	HostUser *HostUser
 }
 
 // String names w for messages. Any field may be a tenant's (on Kubernetes
 // all are), so each is echoed quoted when not plain, and clipped: an image
 // name must not put terminal escapes or a kilobyte into a log line.
 func (w Workload) String() string {
+	if w.HostUser != nil {
+		return w.HostUser.String()
+	}
 	var parts []string
 	if w.Namespace != "" {
 		parts = append(parts, "namespace "+spec.Echo(w.Namespace))
@@ -166,6 +210,8 @@ type file struct {
 			Containers  []string          `json:"containers"`
 			Images      []string          `json:"images"`
 			Annotations map[string]string `json:"annotations"`
+			Users       []string          `json:"users"`
+			Groups      []string          `json:"groups"`
 		} `json:"match"`
 		Allow struct {
 			Cmds                 spec.Items `json:"cmds"`
@@ -282,9 +328,15 @@ func Parse(data []byte, source string) (*Policy, error) {
 				return nil, bad("rule %q: bad pattern %q: %v", name, g, err)
 			}
 		}
+		for _, id := range slices.Concat(r.Match.Users, r.Match.Groups) {
+			if id == "" || len(id) > maxIDLen || strings.ContainsFunc(id, func(c rune) bool { return c <= ' ' || c == ':' || c > '~' }) {
+				return nil, bad("rule %q: match.users or match.groups: %s: not a user or group name, nor a numeric id", name, spec.Echo(id))
+			}
+		}
 		rule := Rule{Name: name, Match: Match{
 			Namespaces: r.Match.Namespaces, Containers: r.Match.Containers,
 			Images: r.Match.Images, Annotations: r.Match.Annotations,
+			Users: r.Match.Users, Groups: r.Match.Groups,
 		}, Allow: Allow{Any: r.Allow.Any, HostCgroupNamespace: r.Allow.HostCgroupNamespace,
 			HostNetworkNamespace: r.Allow.HostNetworkNamespace}}
 		// Indexed by Kind and walked in spec.Kinds order, so that of two
@@ -327,25 +379,31 @@ func Parse(data []byte, source string) (*Policy, error) {
 			rule.Allow.Paths = append(rule.Allow.Paths, clean)
 		}
 		p.Rules = append(p.Rules, rule)
-		if w := rule.warning(); w != "" {
+		for _, w := range rule.warnings() {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("policy %s: %s", source, w))
 		}
 	}
 	return p, nil
 }
 
-// warning returns what is probably a mistake in r, or "". Tracing-class
+// warnings returns what is probably a mistake in r. Tracing-class
 // program types read kernel memory and see the whole host; only the
 // Kubernetes namespace is a trust boundary (RBAC decides who creates pods
 // there), while container names, images and annotations are whatever the
-// pod's author writes. A rule granting them must select on namespaces.
-func (r *Rule) warning() string {
-	progs := r.Allow.Masks[spec.KindProgs] & spec.PerfmonProgMask()
-	if progs == 0 || len(r.Match.Namespaces) > 0 {
-		return ""
+// pod's author writes. A rule granting them must select on namespaces (or,
+// for rootless containers, on host users or groups). A rule selecting host
+// users together with anything else selects nothing at all.
+func (r *Rule) warnings() []string {
+	var out []string
+	if r.Match.forHostUsers() && r.Match.hasWorkloadSelectors() {
+		out = append(out, fmt.Sprintf("rule %q selects host users or groups and also namespaces, containers, images or annotations: it selects no container (the service that serves host users cannot trust the rest, their user writes it); split it in two rules", r.Name))
 	}
-	names := strings.ReplaceAll(spec.KindProgs.FormatMask(progs), ":", " ")
-	return fmt.Sprintf("rule %q grants program types [%s] that read kernel memory and host-wide activity, and selects only on fields a pod author controls (containers, images, annotations, or nothing): add match.namespaces", r.Name, names)
+	progs := r.Allow.Masks[spec.KindProgs] & spec.PerfmonProgMask()
+	if progs != 0 && len(r.Match.Namespaces) == 0 && !r.Match.forHostUsers() {
+		names := strings.ReplaceAll(spec.KindProgs.FormatMask(progs), ":", " ")
+		out = append(out, fmt.Sprintf("rule %q grants program types [%s] that read kernel memory and host-wide activity, and selects only on fields a pod author controls (containers, images, annotations, or nothing): add match.namespaces", r.Name, names))
+	}
+	return out
 }
 
 // Check returns nil when the policy allows d for w, and otherwise an
@@ -355,7 +413,10 @@ func (r *Rule) warning() string {
 func (p *Policy) Check(w Workload, d spec.Delegation) error {
 	var rule *Rule
 	if p != nil {
-		if rule = p.selecting(w); rule == nil {
+		if rule = p.Selecting(w); rule == nil && w.HostUser != nil {
+			return fmt.Errorf("%w: no rule of policy %s selects %s, and a user no rule names gets nothing: ask the node's admin for a rule with match.users or match.groups (docs/rootless.md)", ErrDenied, p.Source, w)
+		}
+		if rule == nil {
 			return fmt.Errorf("%w: no rule of policy %s selects %s: add a rule whose match selects it, or do not ask for delegation", ErrDenied, p.Source, w)
 		}
 		if over := rule.over(d); len(over) > 0 {
@@ -426,7 +487,7 @@ var hostNamespaceGuards = []struct {
 // program types of either kind.
 func (p *Policy) namespaceGuards(rule *Rule, w Workload, d spec.Delegation) error {
 	for _, g := range hostNamespaceGuards {
-		if g.private(w) || rule != nil && g.allowed(rule) {
+		if g.private(w) && w.HostUser == nil || rule != nil && g.allowed(rule) {
 			continue
 		}
 		progs := d.Masks[spec.KindProgs] & (g.progs | ^spec.KindProgs.KnownMask())
@@ -434,6 +495,9 @@ func (p *Policy) namespaceGuards(rule *Rule, w Workload, d spec.Delegation) erro
 			continue
 		}
 		e := &HostNamespaceError{Namespace: g.namespace, Progs: progs, reach: g.reach, sentinel: g.sentinel}
+		if w.HostUser != nil {
+			e.HostUser = w.HostUser.String()
+		}
 		if rule != nil {
 			e.Rule, e.Source = rule.Name, p.Source
 		}
@@ -455,8 +519,12 @@ type HostNamespaceError struct {
 	Rule      string // the rule that selected the workload; "" without a policy
 	Source    string // that rule's policy; "" without a policy
 	Hint      string // the front end's remedy for a private namespace; "" for none
-	reach     string
-	sentinel  error
+	// HostUser names the user of a rootless container: no namespace of the
+	// container's own helps then, since the user's other processes are in
+	// the host's and may join the container's user namespace.
+	HostUser string
+	reach    string
+	sentinel error
 }
 
 func (e *HostNamespaceError) Error() string {
@@ -465,6 +533,11 @@ func (e *HostNamespaceError) Error() string {
 		// Like every other refusal of a policy; without one there is none
 		// to name.
 		b.WriteString(ErrDenied.Error() + ": ")
+	}
+	if e.HostUser != "" {
+		fmt.Fprintf(&b, "program types %s delegated to a rootless container of %s %s: the user's own processes share the host's %s namespace and may join the container's user namespace; set host%sNamespace: true in rule %q of policy %s if the user may",
+			spec.KindProgs.FormatMask(e.Progs), e.HostUser, e.reach, e.Namespace, strings.ToUpper(e.Namespace[:1])+e.Namespace[1:], e.Rule, e.Source)
+		return b.String()
 	}
 	fmt.Fprintf(&b, "program types %s delegated to a container that shares the host's %s namespace %s: give the container a %s namespace of its own",
 		spec.KindProgs.FormatMask(e.Progs), e.Namespace, e.reach, e.Namespace)
@@ -482,8 +555,8 @@ func (e *HostNamespaceError) Unwrap() []error {
 	return []error{ErrDenied, e.sentinel}
 }
 
-// selecting returns the first rule that selects w.
-func (p *Policy) selecting(w Workload) *Rule {
+// Selecting returns the first rule that selects w, or nil.
+func (p *Policy) Selecting(w Workload) *Rule {
 	for i := range p.Rules {
 		if p.Rules[i].Match.selects(w) {
 			return &p.Rules[i]
@@ -493,6 +566,9 @@ func (p *Policy) selecting(w Workload) *Rule {
 }
 
 func (m Match) selects(w Workload) bool {
+	if m.forHostUsers() || w.HostUser != nil {
+		return w.HostUser != nil && !m.hasWorkloadSelectors() && m.selectsHostUser(w.HostUser)
+	}
 	if !anyGlob(m.Namespaces, w.Namespace) || !anyGlob(m.Containers, w.Container) || !anyGlob(m.Images, w.Image) {
 		return false
 	}
@@ -507,6 +583,48 @@ func (m Match) selects(w Workload) bool {
 	}
 	return true
 }
+
+// forHostUsers reports whether m selects host users (rootless containers).
+func (m Match) forHostUsers() bool { return len(m.Users) > 0 || len(m.Groups) > 0 }
+
+// hasWorkloadSelectors reports whether m selects on what a container's
+// request or annotations say.
+func (m Match) hasWorkloadSelectors() bool {
+	return len(m.Namespaces) > 0 || len(m.Containers) > 0 || len(m.Images) > 0 || len(m.Annotations) > 0
+}
+
+// selectsHostUser reports whether u is one of m's users (when it has any)
+// and in one of its groups (when it has any).
+func (m Match) selectsHostUser(u *HostUser) bool {
+	if !m.forHostUsers() {
+		return false
+	}
+	if len(m.Users) > 0 && !slices.ContainsFunc(m.Users, func(s string) bool { return sameID(s, u.Name, u.UID) }) {
+		return false
+	}
+	if len(m.Groups) == 0 {
+		return true
+	}
+	for i, gid := range u.GIDs {
+		name := ""
+		if i < len(u.Groups) {
+			name = u.Groups[i]
+		}
+		if slices.ContainsFunc(m.Groups, func(s string) bool { return sameID(s, name, gid) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameID reports whether a users or groups item names the id: by its name
+// (when the database has one), or by its number.
+func sameID(item, name string, id uint32) bool {
+	return name != "" && item == name || item == strconv.FormatUint(uint64(id), 10)
+}
+
+// maxIDLen bounds a user or group name in a rule (useradd's limit is 32).
+const maxIDLen = 256
 
 // anyGlob reports whether value matches one of globs; no globs match all,
 // and an unknown (empty) value matches none.

@@ -518,3 +518,137 @@ func TestHostNamespaceErrorHint(t *testing.T) {
 		t.Errorf("message = %q\nwant      %q", got, want)
 	}
 }
+
+const usersPolicy = `
+rules:
+  - name: alice
+    match:
+      users: [alice]
+    allow:
+      profiles: [socket-filter]
+  - name: ebpf-group
+    match:
+      groups: ["2000"]
+    allow:
+      cmds: [map_create]
+      maps: [array]
+  - name: net-team
+    match:
+      users: ["1003"]
+    allow:
+      profiles: [xdp]
+      hostNetworkNamespace: true
+  - name: mixed
+    match:
+      users: [mallory]
+      containers: [x]
+    allow:
+      cmds: any
+      any: true
+  - name: everyone
+    allow:
+      cmds: [map_create, prog_load]
+      maps: [array, hash]
+`
+
+func TestHostUsers(t *testing.T) {
+	p, err := Parse([]byte(usersPolicy), "users.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], `rule "mixed" selects host users or groups and also`) {
+		t.Errorf("warnings = %q, want one about rule mixed", p.Warnings)
+	}
+	alice := &HostUser{UID: 1001, Name: "alice", GIDs: []uint32{1001}, Groups: []string{"alice"}}
+	bob := &HostUser{UID: 1002, Name: "bob", GIDs: []uint32{1002, 2000}, Groups: []string{"bob", "ebpf"}}
+	carol := &HostUser{UID: 1003, GIDs: []uint32{1003}}
+	mallory := &HostUser{UID: 1004, Name: "mallory", GIDs: []uint32{1004}, Groups: []string{"mallory"}}
+	sockFilter := map[string]string{"bpf.token/profile": "socket-filter"}
+	tests := []struct {
+		name    string
+		w       Workload
+		ann     map[string]string
+		wantMsg []string // nil: allowed
+	}{
+		{"user by name", Workload{HostUser: alice}, sockFilter, nil},
+		{"above the user's rule", Workload{HostUser: alice}, map[string]string{"bpf.token/cmds": "map_create", "bpf.token/maps": "ringbuf"},
+			[]string{`rule "alice" of policy users.yaml does not allow maps ringbuf`}},
+		{"group by gid", Workload{HostUser: bob}, map[string]string{"bpf.token/cmds": "map_create", "bpf.token/maps": "array"}, nil},
+		{"the group's ceiling", Workload{HostUser: bob}, sockFilter, []string{`rule "ebpf-group"`, "does not allow"}},
+		// A rule without users or groups is the hook's and the plugin's:
+		// it never selects a host user, who would otherwise get it.
+		{"no rule for the user", Workload{HostUser: mallory}, map[string]string{"bpf.token/cmds": "map_create", "bpf.token/maps": "array"},
+			[]string{`no rule of policy users.yaml selects user mallory (uid 1004), and a user no rule names gets nothing`}},
+		{"user by uid, without a name", Workload{HostUser: carol}, map[string]string{"bpf.token/profile": "xdp"}, nil},
+		// The user's processes are in the host's namespaces whatever the
+		// container's are.
+		{"network types need the rule's consent", Workload{HostUser: alice, PrivateNetworkNamespace: true, PrivateCgroupNamespace: true},
+			map[string]string{"bpf.token/progs": "xdp", "bpf.token/attachs": "xdp"},
+			[]string{"rule \"alice\"", "does not allow progs xdp"}},
+		// A rule for host users never selects another runtime's container,
+		// whatever the container's name says.
+		{"a container named like a user", Workload{Container: "x", Annotations: map[string]string{"user": "mallory"}},
+			map[string]string{"bpf.token/cmds": "map_create", "bpf.token/maps": "hash"}, nil},
+		{"containers still get the general rule, not the users'", Workload{Container: "alice"}, sockFilter,
+			[]string{`rule "everyone"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := p.Check(tt.w, delegation(t, tt.ann))
+			if tt.wantMsg == nil {
+				if err != nil {
+					t.Fatalf("Check = %v, want allowed", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrDenied) {
+				t.Fatalf("Check = %v, want ErrDenied", err)
+			}
+			for _, m := range tt.wantMsg {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("Check = %q, want it to contain %q", err, m)
+				}
+			}
+		})
+	}
+}
+
+func TestHostUserGuards(t *testing.T) {
+	p, err := Parse([]byte(`
+rules:
+  - name: alice
+    match: {users: [alice]}
+    allow: {profiles: [xdp, cgroup-net]}
+`), "users.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := &HostUser{UID: 1001, Name: "alice"}
+	for _, tt := range []struct {
+		ann      map[string]string
+		sentinel error
+	}{
+		{map[string]string{"bpf.token/profile": "xdp"}, ErrHostNetworkNamespace},
+		{map[string]string{"bpf.token/profile": "cgroup-net"}, ErrHostCgroupNamespace},
+	} {
+		// Private namespaces of the container do not count for a host user.
+		err := p.Check(Workload{HostUser: alice, PrivateCgroupNamespace: true, PrivateNetworkNamespace: true}, delegation(t, tt.ann))
+		if !errors.Is(err, tt.sentinel) || !errors.Is(err, ErrDenied) {
+			t.Fatalf("Check(%v) = %v, want %v", tt.ann, err, tt.sentinel)
+		}
+		for _, m := range []string{`rootless container of user alice (uid 1001)`, "the user's own processes share the host's", `in rule "alice" of policy users.yaml if the user may`} {
+			if !strings.Contains(err.Error(), m) {
+				t.Errorf("Check(%v) = %q, want %q in it", tt.ann, err, m)
+			}
+		}
+	}
+}
+
+func TestBadUserSelector(t *testing.T) {
+	for _, id := range []string{`""`, `"a b"`, `"x:y"`, `"\u00e9"`} {
+		_, err := Parse([]byte("rules:\n  - name: r\n    match: {users: ["+id+"]}\n"), "p.yaml")
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "not a user or group name") {
+			t.Errorf("users: [%s]: err = %v", id, err)
+		}
+	}
+}
