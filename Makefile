@@ -14,6 +14,7 @@ SHARED    ?= $(abspath ../shared)
 FUZZ_SPEC_EXECS   ?= 200000x
 FUZZ_POLICY_EXECS ?= 100000x
 FUZZ_CONTAINER_EXECS ?= 50000x
+FUZZ_SERVICE_EXECS ?= 100000x
 BENCH_N   ?= 200
 # One bats suite instead of all: make test-bats SUITE=podman (test/bats/podman.bats).
 SUITE     ?=
@@ -22,6 +23,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 HOOKS_LIBEXEC := $(PREFIX)/libexec/oci/hooks.d
 HOOKS_JSON    := $(PREFIX)/share/containers/oci/hooks.d
+SYSTEMD_UNITS ?= $(PREFIX)/lib/systemd/system
 
 # The hook and the plugin are linked statically (cgo, for pkg/userns/fscontext):
 # the hook starts on every annotated container, and a static binary starts
@@ -39,7 +41,7 @@ STATIC_LDFLAGS := -s -w -X github.com/nri-bpftoken/nri-bpftoken/internal/version
 
 all: build
 
-build: bin/oci-hook bin/nri-bpftoken bin/tokencount bin/bpfworkload bin/bpftoken-probe
+build: bin/oci-hook bin/nri-bpftoken bin/bpftokend bin/tokencount bin/bpfworkload bin/bpftoken-probe
 
 # The CO-RE workload's BPF object (bpfworkload core -obj), compiled by clang
 # with BTF: cilium/ebpf relocates it against the running kernel's BTF.
@@ -51,6 +53,11 @@ bin/oci-hook: FORCE
 
 bin/nri-bpftoken: FORCE
 	CC=$(STATIC_CC) CGO_ENABLED=1 $(GO) build -trimpath -tags netgo,osusergo -ldflags '$(HOOK_LDFLAGS)' -o $@ ./cmd/nri-bpftoken
+
+# bpftokend looks users and groups up in /etc/passwd and /etc/group itself
+# (osusergo): a static binary cannot load glibc's NSS modules.
+bin/bpftokend: FORCE
+	CC=$(STATIC_CC) CGO_ENABLED=1 $(GO) build -trimpath -tags netgo,osusergo -ldflags '$(HOOK_LDFLAGS)' -o $@ ./cmd/bpftokend
 
 bin/tokencount: FORCE
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(STATIC_LDFLAGS)' -o $@ ./examples/tokencount
@@ -138,11 +145,13 @@ test-go:
 	$(GO) test -count=1 ./...
 
 # Bounded fuzz runs of the annotation parser, the per-container YAML values
-# (cost: no value may take more than 20 MiB) and the policy loader.
+# (cost: no value may take more than 20 MiB), the policy loader, and
+# bpftokend's protocol (arbitrary messages to a live service).
 test-fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseAnnotations -fuzztime=$(FUZZ_SPEC_EXECS) ./pkg/spec
 	$(GO) test -run='^$$' -fuzz=FuzzForContainer -fuzztime=$(FUZZ_CONTAINER_EXECS) ./pkg/spec
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZ_POLICY_EXECS) ./pkg/policy
+	$(GO) test -run='^$$' -fuzz=FuzzServe -fuzztime=$(FUZZ_SERVICE_EXECS) ./cmd/bpftokend
 
 test-bats: build image bin/standin $(CORE_OBJ) deps
 	MKIMAGE=$(abspath bin/mkimage) bats $(if $(SUITE),test/bats/$(SUITE).bats,test/bats)
@@ -180,15 +189,24 @@ bench: build bin/standin
 	test/bench/podman.sh 40
 	test/bench/containerd.sh 20 100
 
-install: bin/oci-hook
+# The hook and its hooks.d JSON (rootful and rootless podman, CRI-O), and
+# bpftokend with its systemd units (rootless podman; docs/rootless.md):
+# enable it with `systemctl enable --now bpftokend.socket`.
+install: bin/oci-hook bin/bpftokend
 	install -D -m 0755 bin/oci-hook $(DESTDIR)$(HOOKS_LIBEXEC)/bpftoken-oci-hook
 	install -d $(DESTDIR)$(HOOKS_JSON)
 	sed 's|/usr/libexec/oci/hooks.d/bpftoken-oci-hook|$(HOOKS_LIBEXEC)/bpftoken-oci-hook|' \
 		examples/hooks.d/bpftoken.json > $(DESTDIR)$(HOOKS_JSON)/bpftoken.json
 	chmod 0644 $(DESTDIR)$(HOOKS_JSON)/bpftoken.json
+	install -D -m 0755 bin/bpftokend $(DESTDIR)$(PREFIX)/bin/bpftokend
+	install -D -m 0644 examples/systemd/bpftokend.socket $(DESTDIR)$(SYSTEMD_UNITS)/bpftokend.socket
+	sed 's|/usr/bin/bpftokend|$(PREFIX)/bin/bpftokend|' examples/systemd/bpftokend.service \
+		> $(DESTDIR)$(SYSTEMD_UNITS)/bpftokend.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNITS)/bpftokend.service
 
 uninstall:
 	rm -f $(DESTDIR)$(HOOKS_LIBEXEC)/bpftoken-oci-hook $(DESTDIR)$(HOOKS_JSON)/bpftoken.json
+	rm -f $(DESTDIR)$(PREFIX)/bin/bpftokend $(DESTDIR)$(SYSTEMD_UNITS)/bpftokend.socket $(DESTDIR)$(SYSTEMD_UNITS)/bpftokend.service
 
 demo: build
 	test/demo.sh

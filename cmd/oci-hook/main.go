@@ -73,14 +73,19 @@ func main() {
 // hooks.d JSON that makes podman and CRI-O run this hook, and its policy.
 var doctorCommand = doctorcli.Command{
 	Name:     name,
-	Synopsis: " [--hooks-dir DIR]... [--policy FILE]",
-	Checks:   "the hooks.d JSON that makes podman and CRI-O run this hook, and its policy",
+	Synopsis: " [--hooks-dir DIR]... [--policy FILE] [--service SOCKET]",
+	Checks:   "the hooks.d JSON that makes podman and CRI-O run this hook, and its policy; run as a user (rootless podman), whether bpftokend answers and what it grants you",
 	Flags: func(fs *flag.FlagSet) func() doctor.Options {
 		var hooksDirs dirList
 		fs.Var(&hooksDirs, "hooks-dir", "also read hooks.d JSON files from `DIR` (repeatable), after "+strings.Join(doctor.DefaultHooksDirs, " and "))
 		policyFile := fs.String("policy", "", "the policy file the hook is given with --policy (default: "+policy.DefaultPath+")")
+		service := fs.String("service", rootless.DefaultSocket, "bpftokend's socket, checked when the doctor runs as a user other than root")
 		return func() doctor.Options {
-			return doctor.Options{Hook: true, HooksDirs: append(slices.Clone(doctor.DefaultHooksDirs), hooksDirs...), HookPolicy: *policyFile}
+			o := doctor.Options{Hook: true, HooksDirs: append(slices.Clone(doctor.DefaultHooksDirs), hooksDirs...), HookPolicy: *policyFile}
+			if os.Geteuid() != 0 {
+				o.Service = *service
+			}
+			return o
 		}
 	},
 }

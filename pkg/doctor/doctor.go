@@ -28,6 +28,7 @@ const (
 	CheckHooksDir = "hooks.d"
 	CheckPolicy   = "policy"
 	CheckNRI      = "nri"
+	CheckService  = "service"
 )
 
 // Result is the outcome of one check.
@@ -67,6 +68,11 @@ type Options struct {
 	NRI       bool
 	NRISocket string
 
+	// Service adds the service check: does bpftokend answer on this socket,
+	// and what does it grant the user running the doctor? For rootless
+	// podman's users; the token check then leaves making a bpffs to it.
+	Service string
+
 	// TempDir is where the token check makes the stand-in container's
 	// rootfs; empty: os.TempDir(). Every directory on the way must be
 	// searchable by other users (the stand-in runs as an unprivileged host
@@ -75,8 +81,8 @@ type Options struct {
 }
 
 // Run runs the checks and returns their results, in a fixed order: kernel,
-// tokens, btf, lockdown, userns, then hooks.d and policy, and nri, when
-// asked for. The
+// tokens, btf, lockdown, userns, then hooks.d and policy, nri, and service,
+// when asked for. The
 // token check needs root; ctx bounds it.
 func Run(ctx context.Context, opts Options) []Result {
 	kernel := checkKernel()
@@ -101,6 +107,9 @@ func Run(ctx context.Context, opts Options) []Result {
 			socket = DefaultNRISocket
 		}
 		results = append(results, checkNRI(socket))
+	}
+	if opts.Service != "" {
+		results = append(results, checkService(ctx, opts.Service))
 	}
 	for i := range results {
 		results[i].Detail = spec.OneLine(results[i].Detail)

@@ -22,13 +22,12 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // DefaultSocket is where bpftokend listens unless told otherwise.
-const DefaultSocket = "/run/nri-bpftoken/rootless.sock"
+const DefaultSocket = "/run/bpftokend.sock"
 
 // Version is the protocol's version; a service refuses others.
 const Version = 1
@@ -219,6 +218,3 @@ func unwrapOp(err error) error {
 	}
 	return err
 }
-
-// Deadline is how long a client waits by default.
-const Deadline = 10 * time.Second
