@@ -169,8 +169,9 @@ func (s *server) answer(ctx context.Context, conn *net.UnixConn) *rootless.Respo
 		return resp
 	case rootless.OpMount:
 		log = log.WithField("container", spec.Echo(req.Container))
+		// The client knows its container: the answer does not repeat it.
 		if err := s.mount(ctx, log, pol, w, req, fds, resp); err != nil {
-			resp.Error = fmt.Sprintf("container %s: %v", spec.Echo(req.Container), err)
+			resp.Error = err.Error()
 			log.WithError(err).Info("request refused")
 		}
 	}

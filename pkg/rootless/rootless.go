@@ -179,7 +179,7 @@ func Do(ctx context.Context, socket string, req Request, pidfd int) (*Response, 
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unixpacket", socket)
 	if err != nil {
-		return nil, fmt.Errorf("%w at %s: %w", ErrUnreachable, socket, unwrapOp(err))
+		return nil, fmt.Errorf("%w at %s: %s", ErrUnreachable, socket, dialReason(err))
 	}
 	conn := c.(*net.UnixConn)
 	defer conn.Close()
@@ -208,6 +208,21 @@ func Do(ctx context.Context, socket string, req Request, pidfd int) (*Response, 
 		return nil, fmt.Errorf("answer from %s: %w: more than %d bytes", socket, ErrMalformed, MaxMessage)
 	}
 	return DecodeResponse(buf[:n])
+}
+
+// dialReason says why a connection failed in words, not errno names: a
+// runtime reading the hook's message may take "no such file or directory"
+// for a missing hook binary (podman says "command not found", exit 127).
+func dialReason(err error) string {
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return "no socket there"
+	case errors.Is(err, unix.ECONNREFUSED):
+		return "nothing listens there"
+	case errors.Is(err, unix.EACCES):
+		return "permission denied"
+	}
+	return unwrapOp(err).Error()
 }
 
 // unwrapOp drops the *net.OpError's repetition of the address.

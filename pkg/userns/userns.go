@@ -127,7 +127,10 @@ func openPinned(pidfd, pid int) (*Namespaces, error) {
 	if ns.gidMap, err = procfs.ReadGIDMap(pid); err != nil {
 		return fail(err)
 	}
-	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
+	// Signal 0 checks that the process is still there: ESRCH once it has
+	// exited. EPERM says it is there, and that the caller may not signal
+	// it (a service without CAP_KILL, as bpftokend's unit leaves it).
+	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil && !errors.Is(err, unix.EPERM) {
 		return fail(fmt.Errorf("pid %d exited while its namespaces were opened: %w", pid, ErrNoProcess))
 	}
 	ns.pidfd = pidfd
