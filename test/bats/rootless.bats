@@ -116,6 +116,19 @@ bpf_line() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"bpfworkload xdp: ok"* ]]
+
+	# Why the rule must consent: a process of the user's that stays in the
+	# host's network namespace joins the container's user, mount and pid
+	# namespaces (the user owns them) and, through the container's token,
+	# attaches XDP to the host's lo.
+	rl_podman "$U1" run -d --name xdp --annotation bpf.token/profile=xdp "$RL_IMAGE" sleep 600
+	local pid
+	pid=$(rl_ctr_pid "$U1" xdp)
+	run rl_as "$U1" nsenter -t "$pid" --user --mount --pid -- sh -c 'readlink /proc/self/ns/net; bpfworkload xdp'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "$(readlink /proc/self/ns/net)" ]
+	[[ "$output" == *"bpfworkload xdp: ok: xdp on lo (generic, BPF link) dropped 10 of 10 datagrams"* ]]
 }
 
 # forge USER PID: USER asks bpftokend, with a client of their own (the hook
