@@ -54,6 +54,10 @@ it (docs/policy.md). Without one, podman containers get what the admin's
 annotations ask (annotations their image carries never count), and
 containers from other runtimes (CRI-O) are refused.
 
+Rootless podman runs the hook as its user, in a user namespace of that
+user's: there the hook asks bpftokend (--service) to mount the bpffs, and
+bpftokend's policy rule for that user decides (docs/rootless.md).
+
 Annotations: bpf.token/cmds, bpf.token/maps, bpf.token/progs,
 bpf.token/attachs (lists separated by ',' or ':'), bpf.token/path
 (default /sys/fs/bpf).
