@@ -221,10 +221,7 @@ func (s *server) mount(ctx context.Context, log *logrus.Entry, pol *policy.Polic
 	if n := userns.Abandoned(); n >= s.maxAbandoned {
 		return fmt.Errorf("%w: %d earlier mounts are stuck on file systems that do not answer (FUSE or NFS?); the node's admin must fix those or restart bpftokend", errBusy, n)
 	}
-	res, err := bpffs.ProvisionWith(ctx, ns, bpffs.Target{
-		Pid: ns.Pid, Rootfs: req.Rootfs, Delegation: *d,
-		FSCreds: &bpffs.Creds{UID: uint32(uid), GID: uint32(gid)},
-	})
+	res, err := bpffs.ProvisionWith(ctx, ns, bpffs.Target{Pid: ns.Pid, Rootfs: req.Rootfs, Delegation: *d, Unprivileged: true})
 	if err != nil {
 		return fmt.Errorf("delegated bpffs at %s: %w%s", spec.Echo(d.Path), err, engine.Hint(err, "the service"))
 	}

@@ -316,7 +316,7 @@ func TestRefusals(t *testing.T) {
 		{"the user's namespace, the host's mount namespace", alice, mountRequest(t, rootfs, socketFilter), []int{pidfdOf(t, hostMountNS)},
 			[]string{"mount namespace of pid", "namespaces not created by one host user: it is the host's"}},
 		{"a rootfs the user cannot write", alice, mountRequest(t, rootsDir, socketFilter), []int{pidfdOf(t, alices)},
-			[]string{"permission denied"}},
+			[]string{"create /sys: / is not the container's directory: owned by 0:0, which the container's user namespace does not map"}},
 		{"no pidfd", alice, mountRequest(t, rootfs, socketFilter), nil, []string{"passes exactly one fd"}},
 		{"a file, not a pidfd", alice, mountRequest(t, rootfs, socketFilter), []int{int(regular.Fd())}, []string{"not a pidfd"}},
 		{"two fds", alice, mountRequest(t, rootfs, socketFilter), []int{pidfdOf(t, alices), pidfdOf(t, alices)}, []string{"passes exactly one fd", "this one passed 2"}},

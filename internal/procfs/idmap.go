@@ -81,3 +81,13 @@ func ParseIDMap(data string) ([]IDMap, error) {
 	}
 	return out, nil
 }
+
+// MapsOutside reports whether the host id has an id inside maps.
+func MapsOutside(maps []IDMap, id uint32) bool {
+	for _, m := range maps {
+		if uint64(id) >= uint64(m.Outside) && uint64(id) < uint64(m.Outside)+uint64(m.Count) {
+			return true
+		}
+	}
+	return false
+}

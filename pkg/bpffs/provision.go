@@ -41,39 +41,13 @@ type Target struct {
 	// Expect is what the runtime says the container's user namespace is;
 	// a process elsewhere is refused (userns.ErrUnexpectedUserNamespace).
 	Expect userns.Expect
-	// FSCreds, when set, are the host ids under which Rootfs and the mount
-	// path are looked up and made: the work in the container's mount
-	// namespace drops its supplementary groups and takes them as its file
-	// system ids, so it opens and creates only what they may. Set it when an
-	// unprivileged user owns that mount namespace and chose Rootfs: the
-	// host's files are visible there too.
-	FSCreds *Creds
-}
-
-// Creds are host ids to act as on files.
-type Creds struct{ UID, GID uint32 }
-
-// actAs makes c the calling thread's file system ids, with no
-// supplementary groups. Only that thread: raw system calls, not the
-// process-wide wrappers of package syscall. The thread must never be
-// handed back to the scheduler (the mount namespace work's never is). A
-// non-zero fsuid also drops the file capabilities (CAP_DAC_OVERRIDE,
-// CAP_CHOWN, ...) from the thread's effective set; CAP_SYS_ADMIN, which the
-// mount needs, stays.
-func actAs(c Creds) error {
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
-		return fmt.Errorf("drop supplementary groups: %w", e)
-	}
-	unix.RawSyscall(unix.SYS_SETFSGID, uintptr(c.GID), 0, 0)
-	unix.RawSyscall(unix.SYS_SETFSUID, uintptr(c.UID), 0, 0)
-	// setfs[ug]id report no error; an invalid id (-1) changes nothing and
-	// returns the current one.
-	gid, _, _ := unix.RawSyscall(unix.SYS_SETFSGID, ^uintptr(0), 0, 0)
-	uid, _, _ := unix.RawSyscall(unix.SYS_SETFSUID, ^uintptr(0), 0, 0)
-	if uint32(uid) != c.UID || uint32(gid) != c.GID {
-		return fmt.Errorf("act as %d:%d: file system ids are %d:%d", c.UID, c.GID, uint32(uid), uint32(gid))
-	}
-	return nil
+	// Unprivileged says that an unprivileged user owns the container's
+	// mount namespace and chose Rootfs, and sees the host's files there:
+	// the mount path's missing directories are then made (and removed
+	// again on failure) only in directories whose owner and group the
+	// container's user namespace maps, where the container's root could
+	// make them itself (ErrNotContainers otherwise).
+	Unprivileged bool
 }
 
 // Result describes a provisioned bpffs.
@@ -170,6 +144,19 @@ func newMount(ns *userns.Namespaces, d spec.Delegation) (int, error) {
 // the target path inside the container.
 func attach(ns *userns.Namespaces, t Target, mntfd int, inMountNS func(func(userns.Commit) error) error) (*Result, error) {
 	uid, gid := ns.RootIDs()
+	var mayCreate createCheck
+	if t.Unprivileged {
+		mayCreate = func(dir int) error {
+			var st unix.Stat_t
+			if err := unix.Fstat(dir, &st); err != nil {
+				return err
+			}
+			if !ns.MapsHost(st.Uid, st.Gid) {
+				return fmt.Errorf("%w: owned by %d:%d, which the container's user namespace does not map", ErrNotContainers, st.Uid, st.Gid)
+			}
+			return nil
+		}
+	}
 	// The container's /proc may be another pid namespace's (after
 	// pivot_root) or missing; the host's is opened here, before joining.
 	proc, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -189,12 +176,7 @@ func attach(ns *userns.Namespaces, t Target, mntfd int, inMountNS func(func(user
 	var res *Result
 	err = inMountNS(func(commit userns.Commit) error {
 		defer closeFDs()
-		if t.FSCreds != nil {
-			if err := actAs(*t.FSCreds); err != nil {
-				return err
-			}
-		}
-		r, err := mountInto(proc, mntfd, t, uid, gid, commit)
+		r, err := mountInto(proc, mntfd, t, uid, gid, mayCreate, commit)
 		if err == nil {
 			res = r
 		}
@@ -212,7 +194,7 @@ func attach(ns *userns.Namespaces, t Target, mntfd int, inMountNS func(func(user
 var errGaveUp = errors.New("deadline passed before the mount: nothing mounted")
 
 // mountInto runs in the container's mount namespace.
-func mountInto(proc, mntfd int, t Target, uid, gid int, commit userns.Commit) (*Result, error) {
+func mountInto(proc, mntfd int, t Target, uid, gid int, mayCreate createCheck, commit userns.Commit) (*Result, error) {
 	root, err := unix.Open(t.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open container rootfs %s: %w", t.Rootfs, err)
@@ -220,13 +202,13 @@ func mountInto(proc, mntfd int, t Target, uid, gid int, commit userns.Commit) (*
 	defer unix.Close(root)
 
 	rel := strings.TrimPrefix(path.Clean(t.Delegation.Path), "/")
-	dir, created, err := mkdirInRoot(root, rel, uid, gid)
+	dir, created, err := mkdirInRoot(root, rel, uid, gid, mayCreate)
 	if err != nil {
 		return nil, fmt.Errorf("mount path %s in container rootfs: %w", t.Delegation.Path, err)
 	}
 	defer unix.Close(dir)
 	fail := func(err error) (*Result, error) {
-		removeCreated(root, created)
+		removeCreated(root, created, mayCreate)
 		return nil, err
 	}
 

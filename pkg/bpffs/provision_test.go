@@ -169,3 +169,42 @@ func TestProvisionGivesUpOnAHungVolume(t *testing.T) {
 		t.Errorf("a bpffs was mounted after Provision gave up:\n%s", mountinfo)
 	}
 }
+
+// TestProvisionUnprivileged: with Unprivileged, the mount path's
+// directories are made only in directories the container's user namespace
+// maps the owner of, as its root could; a rootfs of root's (here, the test's
+// temporary directory) gets nothing made, and one of the container's root
+// gets its bpffs.
+func TestProvisionUnprivileged(t *testing.T) {
+	pid := testenv.StartInUserNS(t) // root is host uid 100000
+	d := spec.Delegation{Masks: spec.Masks{spec.KindCmds: 1, spec.KindMaps: 1 << 2}, Path: "/a/b/bpf"}
+
+	roots := t.TempDir()
+	_, err := bpffs.Provision(context.Background(), bpffs.Target{Pid: pid, Rootfs: roots, Delegation: d, Unprivileged: true})
+	if !errors.Is(err, bpffs.ErrNotContainers) || !strings.Contains(err.Error(), "create /a: / is not the container's directory: owned by 0:0") {
+		t.Fatalf("Provision in root's directory = %v, want ErrNotContainers", err)
+	}
+	if entries, _ := os.ReadDir(roots); len(entries) > 0 {
+		t.Errorf("made %v in root's directory", entries)
+	}
+
+	containers := t.TempDir()
+	if err := os.Chown(containers, 100000, 100000); err != nil {
+		t.Fatal(err)
+	}
+	// A directory of root's inside the container's: nothing is made in it.
+	if err := os.Mkdir(filepath.Join(containers, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bpffs.Provision(context.Background(), bpffs.Target{Pid: pid, Rootfs: containers, Delegation: d, Unprivileged: true})
+	if !errors.Is(err, bpffs.ErrNotContainers) || !strings.Contains(err.Error(), "create /a/b: /a is not the container's directory") {
+		t.Fatalf("Provision below root's /a = %v, want ErrNotContainers", err)
+	}
+	if err := os.Chown(filepath.Join(containers, "a"), 100001, 100001); err != nil {
+		t.Fatal(err)
+	}
+	res, err := bpffs.Provision(context.Background(), bpffs.Target{Pid: pid, Rootfs: containers, Delegation: d, Unprivileged: true})
+	if err != nil || res.AlreadyMounted {
+		t.Fatalf("Provision in the container's directories = %+v, %v", res, err)
+	}
+}

@@ -12,6 +12,14 @@ import (
 // container's rootfs but is not a directory.
 var ErrNotDirectory = errors.New("not a directory")
 
+// ErrNotContainers means a directory the mount path needs would be made in
+// a directory that is not the container's own (Target.Unprivileged).
+var ErrNotContainers = errors.New("not the container's directory")
+
+// createCheck says whether a directory may be made (or removed) in the
+// directory dir; nil allows everything.
+type createCheck func(dir int) error
+
 // ErrPossibleAttack means resolving the mount path kept racing with renames
 // inside the container: something in there is moving directories about
 // while the path is resolved.
@@ -56,14 +64,14 @@ type createdDir struct{ parent, name string }
 // left as is). It returns an O_PATH fd and what it created, outermost first.
 // Every component is created with mkdirat relative to a parent that was
 // itself resolved inside root, so nothing can be made outside it.
-func mkdirInRoot(root int, path string, uid, gid int) (fd int, created []createdDir, err error) {
+func mkdirInRoot(root int, path string, uid, gid int, mayCreate createCheck) (fd int, created []createdDir, err error) {
 	fd, err = openInRoot(root, path)
 	if err == nil || !errors.Is(err, unix.ENOENT) {
 		return fd, nil, wrapResolve(path, err)
 	}
 	defer func() {
 		if err != nil {
-			removeCreated(root, created)
+			removeCreated(root, created, mayCreate)
 			created = nil
 		}
 	}()
@@ -84,6 +92,12 @@ func mkdirInRoot(root int, path string, uid, gid int) (fd int, created []created
 		parent, err := openInRoot(root, parentPath)
 		if err != nil {
 			return -1, created, wrapResolve(parentPath, err)
+		}
+		if mayCreate != nil {
+			if err := mayCreate(parent); err != nil {
+				unix.Close(parent)
+				return -1, created, fmt.Errorf("create /%s: /%s is %w", prefix, parentPath, err)
+			}
 		}
 		err = unix.Mkdirat(parent, parts[i], 0o755)
 		if err == nil {
@@ -116,11 +130,16 @@ func mkdirInRoot(root int, path string, uid, gid int) (fd int, created []created
 
 // removeCreated removes directories made by mkdirInRoot, innermost first.
 // Best effort: it runs on failure paths only.
-func removeCreated(root int, created []createdDir) {
+func removeCreated(root int, created []createdDir, mayRemove createCheck) {
 	for i := len(created) - 1; i >= 0; i-- {
 		c := created[i]
 		parent, err := openInRoot(root, c.parent)
 		if err != nil {
+			continue
+		}
+		// The path may lead elsewhere by now.
+		if mayRemove != nil && mayRemove(parent) != nil {
+			unix.Close(parent)
 			continue
 		}
 		_ = unix.Unlinkat(parent, c.name, unix.AT_REMOVEDIR)

@@ -237,6 +237,13 @@ func (n *Namespaces) RootIDs() (uid, gid int) {
 	return procfs.RootID(n.uidMap), procfs.RootID(n.gidMap)
 }
 
+// MapsHost reports whether host uid and gid both have an id in the
+// namespace: the kernel's test (capable_wrt_inode_uidgid) for whether the
+// namespace's root may act on a file of that owner and group.
+func (n *Namespaces) MapsHost(uid, gid uint32) bool {
+	return procfs.MapsOutside(n.uidMap, uid) && procfs.MapsOutside(n.gidMap, gid)
+}
+
 // OpenFSContext opens a filesystem context (fsopen) of type fstype from
 // inside the namespaces, as the namespace's root user, so that the
 // superblock created from it belongs to the namespace's user namespace and

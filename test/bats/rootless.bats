@@ -75,6 +75,18 @@ bpf_line() {
 	[[ "$output" == *"root"*"/run/bpf"* ]]
 }
 
+@test "a container in a user namespace nested in the user's (--userns=keep-id) gets its bpffs, its directories made as the container's root" {
+	run rl_podman "$U1" run --rm --userns=keep-id "${RL_BPF_OPTS[@]}" --annotation bpf.token/profile=socket-filter \
+		--annotation bpf.token/path=/run/bpf "$RL_IMAGE" \
+		sh -c 'id -u; grep " - bpf " /proc/self/mountinfo; stat -c "%u %n" /run/bpf; LIBBPF_BPF_TOKEN_PATH=/run/bpf bpfworkload socket-filter'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "$(id -u "$U1")" ]
+	[[ "$output" == *" /run/bpf "*"delegate_progs=socket_filter"* ]]
+	[[ "$output" == *"0 /run/bpf"* ]]
+	[[ "$output" == *"bpfworkload socket-filter: ok"* ]]
+}
+
 @test "a request above the user's rule is refused with the reason, and the container does not start" {
 	run rl_podman "$U1" run --rm "${RL_BPF_OPTS[@]}" --annotation bpf.token/profile=xdp "$RL_IMAGE" true
 	echo "$output"
