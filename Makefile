@@ -176,6 +176,8 @@ deps:
 # - the hook per container against ../shared/baseline/delegate.c, same target;
 # - the plugin's StartContainer work against the same baseline, and its
 #   CreateContainer handling (Go benchmarks);
+# - one bpftokend request (rootless podman) against the same baseline, on a
+#   stand-in container an unprivileged user made;
 # - podman run with and without delegation;
 # - containerd pod start with and without delegation, plugin resident size.
 bench: build bin/standin
@@ -183,7 +185,7 @@ bench: build bin/standin
 	@mkdir -p bin/baseline
 	gcc -O2 -o bin/baseline/delegate $(SHARED)/baseline/delegate.c
 	gcc -O2 -o bin/baseline/mkns $(SHARED)/baseline/mkns.c
-	$(GO) run ./test/bench -hook bin/oci-hook -delegate bin/baseline/delegate -mkns bin/baseline/mkns -standin bin/standin -n $(BENCH_N)
+	$(GO) run ./test/bench -hook bin/oci-hook -delegate bin/baseline/delegate -mkns bin/baseline/mkns -standin bin/standin -bpftokend bin/bpftokend -n $(BENCH_N)
 	$(GO) test -run '^$$' -bench . -benchmem ./cmd/nri-bpftoken
 	test/podman/install-deps.sh >/dev/null
 	test/bench/podman.sh 40

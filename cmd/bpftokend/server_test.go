@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -95,50 +94,20 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// dialAs connects to socket as host uid:gid, without supplementary
-// groups: the kernel records the connecting thread's credentials
-// (SO_PEERCRED), so a locked thread of this test takes them for the
-// connect and is then thrown away.
-func dialAs(t *testing.T, socket string, uid, gid uint32) *net.UnixConn {
+// dialAs connects to socket as host uid (gid the same).
+func dialAs(t *testing.T, socket string, uid uint32) *net.UnixConn {
 	t.Helper()
-	type result struct {
-		fd  int
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		for _, c := range [][4]uintptr{{unix.SYS_SETGROUPS, 0, 0}, {unix.SYS_SETRESGID, uintptr(gid), uintptr(gid), uintptr(gid)}, {unix.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)}} {
-			if _, _, e := unix.RawSyscall(c[0], c[1], c[2], c[3]); e != 0 {
-				ch <- result{-1, fmt.Errorf("syscall %d: %w", c[0], e)}
-				return
-			}
-		}
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-		if err == nil {
-			if err = unix.Connect(fd, &unix.SockaddrUnix{Name: socket}); err != nil {
-				unix.Close(fd)
-			}
-		}
-		ch <- result{fd, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("connect to %s as %d:%d: %v", socket, uid, gid, r.err)
-	}
-	f := os.NewFile(uintptr(r.fd), "client")
-	defer f.Close()
-	c, err := net.FileConn(f)
+	conn, err := testenv.DialAs(socket, uid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.(*net.UnixConn)
+	return conn
 }
 
 // ask sends raw bytes and fds as uid and returns the decoded answer.
 func ask(t *testing.T, socket string, uid uint32, data []byte, fds ...int) *rootless.Response {
 	t.Helper()
-	conn := dialAs(t, socket, uid, uid)
+	conn := dialAs(t, socket, uid)
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	var oob []byte
@@ -476,7 +445,7 @@ func TestConcurrentRequests(t *testing.T) {
 func TestSilentClient(t *testing.T) {
 	testenv.Privileged(t)
 	s, socket := startServer(t, testPolicy)
-	conn := dialAs(t, socket, alice, alice)
+	conn := dialAs(t, socket, alice)
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(requestWait + 3*time.Second))
 	buf := make([]byte, rootless.MaxMessage)

@@ -8,8 +8,10 @@ package testenv
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -140,4 +142,44 @@ func HungFUSE(t testing.TB, dir string) (release func()) {
 	}
 	t.Cleanup(release)
 	return release
+}
+
+// DialAs connects a SOCK_SEQPACKET unix socket to path as host uid:uid
+// without supplementary groups, as a process of that user would: the
+// kernel records the connecting thread's credentials (SO_PEERCRED), so a
+// locked thread takes them for the connect and is then thrown away. Root
+// only.
+func DialAs(path string, uid uint32) (*net.UnixConn, error) {
+	type result struct {
+		fd  int
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		for _, c := range [][4]uintptr{{unix.SYS_SETGROUPS, 0, 0}, {unix.SYS_SETRESGID, uintptr(uid), uintptr(uid), uintptr(uid)}, {unix.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)}} {
+			if _, _, e := unix.RawSyscall(c[0], c[1], c[2], c[3]); e != 0 {
+				ch <- result{-1, fmt.Errorf("syscall %d: %w", c[0], e)}
+				return
+			}
+		}
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err == nil {
+			if err = unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+				unix.Close(fd)
+			}
+		}
+		ch <- result{fd, err}
+	}()
+	r := <-ch
+	if r.err != nil {
+		return nil, fmt.Errorf("connect to %s as uid %d: %w", path, uid, r.err)
+	}
+	f := os.NewFile(uintptr(r.fd), path)
+	defer f.Close()
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.UnixConn), nil
 }

@@ -26,6 +26,7 @@ func main() {
 	mkns := flag.String("mkns", "", "the stand-in container (built from ../shared/baseline/mkns.c)")
 	n := flag.Int("n", 200, "containers per variant")
 	standinBin := flag.String("standin", "", "the pivoting stand-in (test/standin); when set, also time the NRI plugin's StartContainer work against the baseline")
+	bpftokend := flag.String("bpftokend", "", "bpftokend; when set, also time one rootless mount request against the baseline")
 	goal := flag.Float64("goal", 2.0, "the ratio the hook should stay under")
 	flag.Parse()
 	if *delegate == "" || *mkns == "" {
@@ -38,6 +39,12 @@ func main() {
 	}
 	if *standinBin != "" {
 		if err := runPlugin(*standinBin, *delegate, *n, *goal); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+	}
+	if *bpftokend != "" {
+		if err := runRootless(*bpftokend, *delegate, *n, *goal); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 			os.Exit(1)
 		}
