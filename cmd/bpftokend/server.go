@@ -79,6 +79,10 @@ func (s *server) serve(ctx context.Context, l *net.UnixListener) error {
 // requestWait is how long a client has to send its request.
 const requestWait = 2 * time.Second
 
+// answerGrace is how long after a request's deadline its answer may still
+// be written.
+const answerGrace = time.Second
+
 // errBusy refuses a request over the service's or the user's bound.
 var errBusy = errors.New("busy")
 
@@ -110,7 +114,8 @@ func (s *server) release(uid uint32) {
 func (s *server) handle(ctx context.Context, conn *net.UnixConn) {
 	defer conn.Close()
 	deadline := time.Now().Add(s.timeout)
-	conn.SetDeadline(deadline)
+	// The work ends at the deadline; the answer saying so still goes out.
+	conn.SetDeadline(deadline.Add(answerGrace))
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 

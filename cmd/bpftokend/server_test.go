@@ -22,6 +22,7 @@ import (
 
 	"github.com/nri-bpftoken/nri-bpftoken/internal/testenv"
 	"github.com/nri-bpftoken/nri-bpftoken/pkg/rootless"
+	"github.com/nri-bpftoken/nri-bpftoken/pkg/userns"
 )
 
 // Host ids of the test's users: no names in the user database, the
@@ -511,4 +512,63 @@ func FuzzServe(f *testing.F) {
 			t.Errorf("answer on more than one line: %q", resp.Error)
 		}
 	})
+}
+
+// TestHungVolume: a FUSE volume that never answers on the mount path (a
+// user can mount one in their own namespaces) costs a request its timeout,
+// answered in one line; with maxAbandoned mounts stuck, further mounts are
+// refused at once; other requests are served all along, and once the
+// volumes answer, mounts work again.
+func TestHungVolume(t *testing.T) {
+	testenv.Privileged(t)
+	s, socket := startServer(t, testPolicy)
+	s.timeout, s.maxAbandoned = time.Second, 2
+	var releases []func()
+	for i := range s.maxAbandoned + 1 {
+		pid := standIn(t, alice, true)
+		rootfs := userDir(t, alice)
+		if err := os.MkdirAll(filepath.Join(rootfs, "sys"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// The volume hangs in the stand-in's mount namespace only.
+		ns, err := userns.Open(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ns.DoOnThrowawayThread(context.Background(), func(userns.Commit) error {
+			releases = append(releases, testenv.HungFUSE(t, filepath.Join(rootfs, "sys")))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		ns.Close()
+		start := time.Now()
+		resp := ask(t, socket, alice, mountRequest(t, rootfs, socketFilter), pidfdOf(t, pid))
+		want := "does not answer"
+		if i == s.maxAbandoned {
+			want = "busy: 2 earlier mounts are stuck on file systems that do not answer"
+		}
+		if !strings.Contains(resp.Error, want) {
+			t.Fatalf("request %d through a hung volume: %q, want %q", i, resp.Error, want)
+		}
+		if took := time.Since(start); took > s.timeout+answerGrace {
+			t.Errorf("request %d took %s", i, took)
+		}
+		data, _ := rootless.EncodeRequest(rootless.Request{Version: rootless.Version, Op: rootless.OpGrants})
+		if g := ask(t, socket, alice, data); g.Error != "" || g.Rule != "alice" {
+			t.Errorf("grants while mounts are stuck: %+v", g)
+		}
+	}
+	for _, r := range releases {
+		r()
+	}
+	for deadline := time.Now().Add(5 * time.Second); userns.Abandoned() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Abandoned() = %d after the volumes answered, want 0", userns.Abandoned())
+		}
+	}
+	pid := standIn(t, alice, true)
+	if resp := ask(t, socket, alice, mountRequest(t, userDir(t, alice), socketFilter), pidfdOf(t, pid)); resp.Error != "" {
+		t.Fatalf("a mount after the volumes answered: %s", resp.Error)
+	}
 }
