@@ -26,10 +26,7 @@ teardown() {
 		rl_podman "$u" rm -af -t 0 >/dev/null 2>&1 || true
 		pkill -u "$u" -x sleep || true
 	done
-	if [ -f "$RL_DIR/roots.pid" ]; then
-		kill "$(cat "$RL_DIR/roots.pid")" 2>/dev/null || true
-		rm -f "$RL_DIR/roots.pid"
-	fi
+	rl_rootful rm -af -t 0 >/dev/null 2>&1 || true
 	rl_write_policy
 	if [ "$RL_SERVICE_PID" = "$SERVICE_PID_BEFORE" ]; then
 		local now _
@@ -165,15 +162,15 @@ forge() {
 	[[ "$output" == *"container forged: bpftokend refused: pid $victim is not in namespaces of user $U1 (uid $(id -u "$U1")) (they belong to another user): a user may only ask for their own containers"* ]]
 	[ -z "$(bpf_line "$victim")" ]
 
-	# Root's container: a user namespace (and mount namespace) root made.
-	unshare --user --map-root-user --mount sleep 600 </dev/null >/dev/null 2>&1 3>&- &
-	local roots=$!
-	echo "$roots" >"$RL_DIR/roots.pid"
-	sleep 0.5
+	# Root's container: rootful podman's, in a user namespace root made.
+	rl_rootful run -d --name roots --userns=auto "$RL_IMAGE" sleep 600
+	local roots
+	roots=$(rl_rootful inspect -f '{{.State.Pid}}' roots)
 	run forge "$U1" "$roots"
 	echo "$output"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"pid $roots is not in namespaces of user $U1"* ]]
+	[[ "$output" == *"pid $roots is not in namespaces of user $U1 (uid $(id -u "$U1")) (they belong to another user)"* ]]
+	[ -z "$(bpf_line "$roots")" ]
 
 	# A process of the user's in the host's namespaces.
 	rl_as "$U1" sleep 600 </dev/null >/dev/null 2>&1 3>&- &

@@ -54,13 +54,29 @@ rl_setup_file() {
 	for u in "${RL_USERS[@]}"; do
 		rl_podman "$u" load -q -i "$RL_DIR/images/bpftoken-workload.tar" >/dev/null
 	done
+	# A rootful podman of its own (test/podman/env.sh), for root's containers.
+	rl_rootful load -q -i "$RL_DIR/images/bpftoken-workload.tar" >/dev/null
 	rl_write_policy
 	rl_start_service
+}
+
+# rl_rootful ARGS...: an isolated rootful podman (test/podman/env.sh) with
+# its storage under RL_DIR and no hooks.
+rl_rootful() {
+	(
+		TPODMAN_HOOKS_DIR="$RL_DIR/rootful/hooks.d"
+		# shellcheck source=../podman/env.sh
+		. "$REPO/test/podman/env.sh" "$RL_DIR/rootful"
+		tpodman "$@"
+	)
 }
 
 rl_teardown_file() {
 	local u
 	rl_stop_service
+	rl_rootful rm -af -t 0 >/dev/null 2>&1 || true
+	rl_rootful system reset -f >/dev/null 2>&1 || true
+	grep -F " $RL_DIR/" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	for u in "${RL_USERS[@]}"; do
 		rl_podman "$u" rm -af -t 0 >/dev/null 2>&1 || true
 		rl_podman "$u" system reset -f >/dev/null 2>&1 || true
