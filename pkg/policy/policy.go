@@ -1,7 +1,8 @@
 // Package policy decides which BPF delegations a node's admin allows, and
-// to which workloads. One YAML format serves both front ends: the OCI hook
-// (--policy FILE, or /etc/nri-bpftoken/policy.yaml when present) and the NRI
-// plugin (its NRI configuration, or --policy FILE).
+// to which workloads. One YAML format serves every front end: the OCI hook
+// (--policy FILE, or /etc/nri-bpftoken/policy.yaml when present), the NRI
+// plugin (its NRI configuration, or --policy FILE) and bpftokend, for
+// rootless podman (--policy FILE, or that same default).
 //
 // Its one hard constraint: a request above its ceiling refuses the
 // container, with the rule and the items over it named; nothing is ever

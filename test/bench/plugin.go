@@ -62,18 +62,8 @@ func runPlugin(standinBin, delegate string, n int, goal float64) error {
 			}
 		}
 	}
-	slices.Sort(plugin)
-	slices.Sort(baseline)
-	fmt.Printf("\nNRI plugin StartContainer work (bpffs.Provision in-process, container after pivot_root), %d containers\n", n)
-	fmt.Printf("%-26s %10s %10s %10s\n", "variant", "median", "p10", "p90")
-	fmt.Printf("%-26s %10s %10s %10s\n", "baseline (delegate.c)", pct(baseline, 50), pct(baseline, 10), pct(baseline, 90))
-	fmt.Printf("%-26s %10s %10s %10s\n", "plugin StartContainer", pct(plugin, 50), pct(plugin, 10), pct(plugin, 90))
-	ratio := float64(pct(plugin, 50)) / float64(pct(baseline, 50))
-	verdict := "within"
-	if ratio > goal {
-		verdict = "MISSES"
-	}
-	fmt.Printf("ratio plugin/baseline (medians): %.2fx (goal <= %.1fx: %s)\n", ratio, goal, verdict)
+	compare(fmt.Sprintf("NRI plugin StartContainer work (bpffs.Provision in-process, container after pivot_root), %d containers", n),
+		baseline, "plugin StartContainer", plugin, "plugin", goal)
 	return nil
 }
 
@@ -108,4 +98,22 @@ func startPivoted(standinBin, dir string) (*exec.Cmd, error) {
 		return nil, fmt.Errorf("pivoting stand-in not ready: %q %v", line, err)
 	}
 	return cmd, nil
+}
+
+// compare prints a variant's times against the baseline's, measured in the
+// same run (both are sorted here), and the ratio of their medians against
+// the goal; short names the variant in the ratio's line.
+func compare(title string, baseline []time.Duration, name string, got []time.Duration, short string, goal float64) {
+	slices.Sort(baseline)
+	slices.Sort(got)
+	fmt.Printf("\n%s\n", title)
+	fmt.Printf("%-26s %10s %10s %10s\n", "variant", "median", "p10", "p90")
+	fmt.Printf("%-26s %10s %10s %10s\n", "baseline (delegate.c)", pct(baseline, 50), pct(baseline, 10), pct(baseline, 90))
+	fmt.Printf("%-26s %10s %10s %10s\n", name, pct(got, 50), pct(got, 10), pct(got, 90))
+	ratio := float64(pct(got, 50)) / float64(pct(baseline, 50))
+	verdict := "within"
+	if ratio > goal {
+		verdict = "MISSES"
+	}
+	fmt.Printf("ratio %s/baseline (medians): %.2fx (goal <= %.1fx: %s)\n", short, ratio, goal, verdict)
 }

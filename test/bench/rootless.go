@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -83,18 +82,8 @@ func runRootless(bpftokend, delegate string, n int, goal float64) error {
 			}
 		}
 	}
-	slices.Sort(service)
-	slices.Sort(baseline)
-	fmt.Printf("\nbpftokend: one rootless mount request (connect to answer) against a user's stand-in container, %d containers\n", n)
-	fmt.Printf("%-26s %10s %10s %10s\n", "variant", "median", "p10", "p90")
-	fmt.Printf("%-26s %10s %10s %10s\n", "baseline (delegate.c)", pct(baseline, 50), pct(baseline, 10), pct(baseline, 90))
-	fmt.Printf("%-26s %10s %10s %10s\n", "bpftokend request", pct(service, 50), pct(service, 10), pct(service, 90))
-	ratio := float64(pct(service, 50)) / float64(pct(baseline, 50))
-	verdict := "within"
-	if ratio > goal {
-		verdict = "MISSES"
-	}
-	fmt.Printf("ratio bpftokend/baseline (medians): %.2fx (goal <= %.1fx: %s)\n", ratio, goal, verdict)
+	compare(fmt.Sprintf("bpftokend: one rootless mount request (connect to answer) against a user's stand-in container, %d containers", n),
+		baseline, "bpftokend request", service, "bpftokend", goal)
 	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", svc.Process.Pid)); err == nil {
 		rss, _ := procfs.Field(string(status), "VmRSS")
 		hwm, _ := procfs.Field(string(status), "VmHWM")
