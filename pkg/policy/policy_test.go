@@ -213,8 +213,8 @@ func TestExamplesPolicyParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Rules) != 3 || p.Rules[2].Name != "default" {
-		t.Errorf("examples/policy.yaml parsed as %+v", p.Rules)
+	if len(p.Rules) != 4 || p.Rules[3].Name != "default" || len(p.Warnings) != 0 {
+		t.Errorf("examples/policy.yaml parsed as %+v, warnings %q", p.Rules, p.Warnings)
 	}
 }
 
