@@ -60,7 +60,12 @@ func OpenByPidfd(pidfd int) (*Namespaces, error) {
 // the creator all capabilities there), so the chain's owner is who decides
 // what happens in the process's namespaces.
 func (n *Namespaces) Owner() (uint32, error) {
-	userTop, err := topUserNS(int(n.user.Fd()))
+	self, err := os.Open("/proc/self/ns/user")
+	if err != nil {
+		return 0, err
+	}
+	defer self.Close()
+	userTop, err := topUserNS(int(n.user.Fd()), int(self.Fd()))
 	if err != nil {
 		return 0, fmt.Errorf("user namespace of pid %d: %w", n.Pid, err)
 	}
@@ -69,7 +74,7 @@ func (n *Namespaces) Owner() (uint32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("owner of the mount namespace of pid %d: %w", n.Pid, err)
 	}
-	mntTop, err := topUserNS(mntUser)
+	mntTop, err := topUserNS(mntUser, int(self.Fd()))
 	unix.Close(mntUser)
 	if err != nil {
 		return 0, fmt.Errorf("mount namespace of pid %d: %w", n.Pid, err)
@@ -90,38 +95,32 @@ func (n *Namespaces) Owner() (uint32, error) {
 }
 
 // topUserNS returns a new fd of the user namespace that is a child of the
-// caller's on the way up from the user namespace fd. It fails with
+// caller's (self) on the way up from the user namespace fd. It fails with
 // ErrForeignNamespace when fd is the caller's own user namespace, or not
 // below it.
-func topUserNS(fd int) (int, error) {
-	self, err := os.Open("/proc/self/ns/user")
-	if err != nil {
-		return -1, err
+func topUserNS(fd, self int) (int, error) {
+	if same, err := sameNS(fd, self); err != nil || same {
+		if err != nil {
+			return -1, err
+		}
+		return -1, fmt.Errorf("%w: it is the host's", ErrForeignNamespace)
 	}
-	defer self.Close()
 	cur, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
 	}
 	for range maxUserNSDepth {
-		if same, err := sameNS(cur, int(self.Fd())); err != nil || same {
-			unix.Close(cur)
-			if err != nil {
-				return -1, err
-			}
-			return -1, fmt.Errorf("%w: it is the host's", ErrForeignNamespace)
-		}
 		parent, err := unix.IoctlRetInt(cur, unix.NS_GET_PARENT)
-		if errors.Is(err, unix.EPERM) {
-			// The parent lies outside the caller's user namespace.
-			unix.Close(cur)
-			return -1, fmt.Errorf("%w: it is not below this service's user namespace", ErrForeignNamespace)
-		}
 		if err != nil {
 			unix.Close(cur)
+			if errors.Is(err, unix.EPERM) {
+				// The parent lies outside the caller's user namespace.
+				return -1, fmt.Errorf("%w: it is not below this service's user namespace", ErrForeignNamespace)
+			}
 			return -1, fmt.Errorf("parent user namespace: %w", err)
 		}
-		if same, err := sameNS(parent, int(self.Fd())); err != nil || same {
+		same, err := sameNS(parent, self)
+		if err != nil || same {
 			unix.Close(parent)
 			if err != nil {
 				unix.Close(cur)

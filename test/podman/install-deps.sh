@@ -1,12 +1,15 @@
 #!/bin/sh
 # install-deps.sh: what the podman tests and the demo need on a Debian 12 host
 # (and musl-tools, which the Makefile links the hook and the plugin with, and
-# clang, which compiles the CO-RE workload examples/workloads/bpf/core.bpf.c).
+# clang, which compiles the CO-RE workload examples/workloads/bpf/core.bpf.c;
+# and for rootless podman, which rootless.bats runs as users it makes:
+# catatonit, its pause process (only recommended by podman), passwd's
+# useradd, util-linux's runuser, setpriv and nsenter).
 # Idempotent: apt-get runs only when a package is missing, and the subordinate
 # id ranges for podman --userns=auto are added only when absent. Run as root.
 set -eu
 
-pkgs="podman runc conmon uidmap busybox-static bats jq musl-tools clang"
+pkgs="podman runc conmon uidmap catatonit passwd util-linux busybox-static bats jq musl-tools clang"
 
 missing=
 for p in $pkgs; do
